@@ -1,0 +1,94 @@
+//! The crate's error type.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// A place in a feed document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Position {
+    /// Line, from 1.
+    pub line: u64,
+    /// Column, from 1, counted in bytes.
+    pub column: u64,
+    /// Byte offset from the start of the document, from 0.
+    pub byte_offset: u64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, column {}", self.line, self.column)
+    }
+}
+
+/// A bound on hostile input that a feed exceeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Limit {
+    /// Element nesting depth.
+    Depth,
+    /// Number of entries.
+    Entries,
+    /// Bytes of character data in one element or attribute.
+    TextSize,
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Limit::Depth => "nesting depth",
+            Limit::Entries => "entry count",
+            Limit::TextSize => "text size",
+        })
+    }
+}
+
+/// Everything that can go wrong in `release-model`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The document is not well-formed XML (or, in strict mode, breaks a rule the reader
+    /// enforces), at a known place.
+    #[error("malformed feed at {position}: {message}{}", expected.as_ref().map(|e| format!(" (expected {e})")).unwrap_or_default())]
+    Malformed {
+        /// Where.
+        position: Position,
+        /// What is wrong.
+        message: String,
+        /// What the reader expected there, when it knows.
+        expected: Option<String>,
+    },
+    /// The document is XML but its root is not an Atom `feed`.
+    #[error("not a syndication feed at {position}: root element is {found} (expected {{http://www.w3.org/2005/Atom}}feed)")]
+    NotAFeed {
+        /// Where the root element starts.
+        position: Position,
+        /// The root element's name.
+        found: String,
+    },
+    /// The document exceeds a configured bound on hostile input.
+    #[error("feed exceeds the {limit} limit of {max} at {position}")]
+    LimitExceeded {
+        /// Which bound.
+        limit: Limit,
+        /// Its configured value.
+        max: u64,
+        /// Where it was exceeded.
+        position: Position,
+    },
+    /// Reading the underlying source failed.
+    #[error("reading the feed failed: {0}")]
+    Io(#[source] std::io::Error),
+}
+
+impl Error {
+    /// Where in the document the error is, when it is about the document.
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            Error::Malformed { position, .. }
+            | Error::NotAFeed { position, .. }
+            | Error::LimitExceeded { position, .. } => Some(*position),
+            Error::Io(_) => None,
+        }
+    }
+}

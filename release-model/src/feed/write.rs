@@ -1,0 +1,653 @@
+//! The feed writer: [`Feed`] → well-formed, canonical XML that terminology servers accept.
+
+use std::fmt::Write as _;
+use std::io;
+
+use super::model::{
+    Attribute, Category, Element, Entry, Feed, Generator, Link, Node, Person, Source, Text,
+    XmlName,
+};
+use super::ns;
+use super::values::{AtomDate, Checked};
+
+/// What the document is written for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum WriteTarget {
+    /// Exactly the model: `read(write(feed)) == feed`.
+    #[default]
+    Faithful,
+    /// A feed a terminology server preloads (SERVERS.md §1.4.2): no feed-level `author`
+    /// (feed authors are written on each entry that has none, which keeps RFC 4287's author
+    /// rule), `published` on every entry (its `updated` when it has none), the ASF profile
+    /// declared, and a `self` link when one is given and the feed has none.
+    Preload {
+        /// The URL the feed will be served from, for its `self` link.
+        self_link: Option<String>,
+    },
+}
+
+/// Options for writing a feed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct WriteOptions {
+    /// What the document is for.
+    pub target: WriteTarget,
+}
+
+impl WriteOptions {
+    /// Write exactly the model.
+    pub fn faithful() -> Self {
+        Self::default()
+    }
+
+    /// Write a preload feed for a terminology server.
+    pub fn preload(self_link: Option<String>) -> Self {
+        Self { target: WriteTarget::Preload { self_link } }
+    }
+}
+
+/// Writes a feed.
+///
+/// # Errors
+/// Only those of `out`.
+pub fn write_feed<W: io::Write>(feed: &Feed, options: &WriteOptions, mut out: W) -> io::Result<()> {
+    out.write_all(feed_to_string(feed, options).as_bytes())
+}
+
+impl Feed {
+    /// The feed as XML, exactly as modelled.
+    ///
+    /// ```
+    /// use release_model::feed::Feed;
+    ///
+    /// let xml = br#"<feed xmlns="http://www.w3.org/2005/Atom"><id>urn:uuid:1</id></feed>"#;
+    /// let feed = Feed::from_slice(xml)?;
+    /// assert_eq!(Feed::from_slice(feed.to_xml().as_bytes())?, feed);
+    /// # Ok::<(), release_model::Error>(())
+    /// ```
+    pub fn to_xml(&self) -> String {
+        feed_to_string(self, &WriteOptions::faithful())
+    }
+}
+
+fn feed_to_string(feed: &Feed, options: &WriteOptions) -> String {
+    let mut w = Writer::new(feed);
+    w.feed(feed, options);
+    w.out
+}
+
+struct Writer {
+    out: String,
+    /// In-scope namespace bindings, innermost last; the prefix "" is the default namespace
+    /// and the namespace "" means none.
+    scope: Vec<(String, String)>,
+    generated: usize,
+}
+
+struct Usage {
+    sct: bool,
+    onto: bool,
+    hl7: bool,
+}
+
+fn usage(feed: &Feed) -> Usage {
+    let mut u = Usage { sct: false, onto: false, hl7: false };
+    let links = feed.links.iter().chain(feed.entries.iter().flat_map(|e| e.links.iter()));
+    for l in links {
+        u.sct |= l.md5.is_some();
+        u.onto |= l.validated.is_some();
+    }
+    for e in &feed.entries {
+        u.sct |= e.package_dependency.is_some();
+        u.onto |= !e.permissions.is_empty();
+        u.hl7 |= !e.crmi.is_empty();
+    }
+    u
+}
+
+impl Writer {
+    fn new(feed: &Feed) -> Self {
+        // Roughly what a feed of this size needs, so the buffer rarely grows.
+        let capacity = 1024 + feed.entries.len() * 1024;
+        let mut scope = vec![
+            ("".to_owned(), ns::ATOM.to_owned()),
+            ("ncts".to_owned(), ns::NCTS.to_owned()),
+            ("xml".to_owned(), ns::XML.to_owned()),
+        ];
+        let u = usage(feed);
+        if u.sct {
+            scope.push(("sct".into(), ns::SCT.into()));
+        }
+        if u.onto {
+            scope.push(("onto".into(), ns::ONTO.into()));
+        }
+        if u.hl7 {
+            scope.push(("hl7".into(), ns::HL7.into()));
+        }
+        Self { out: String::with_capacity(capacity), scope, generated: 0 }
+    }
+
+    fn feed(&mut self, feed: &Feed, options: &WriteOptions) {
+        let preload = match &options.target {
+            WriteTarget::Faithful => None,
+            WriteTarget::Preload { self_link } => Some(self_link.as_deref()),
+        };
+        self.out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed");
+        for (prefix, uri) in self.scope.clone() {
+            if prefix == "xml" {
+                continue;
+            }
+            if prefix.is_empty() {
+                let _ = write!(self.out, " xmlns=\"{uri}\"");
+            } else {
+                let _ = write!(self.out, " xmlns:{prefix}=\"{uri}\"");
+            }
+        }
+        self.attributes(&feed.attributes);
+        self.out.push_str(">\n");
+
+        if let Some(id) = &feed.id {
+            self.leaf(1, "id", id.as_str());
+        }
+        if let Some(t) = &feed.title {
+            self.text(1, "title", t);
+        }
+        if let Some(t) = &feed.subtitle {
+            self.text(1, "subtitle", t);
+        }
+        if let Some(d) = &feed.updated {
+            self.date(1, "updated", d);
+        }
+        if let Some(g) = &feed.generator {
+            self.generator(g);
+        }
+        for l in &feed.links {
+            self.link(1, "link", l);
+        }
+        if let Some(Some(href)) = preload {
+            if feed.self_link().is_none() {
+                let mut l = Link::new(super::model::LinkRel::SelfLink, href);
+                l.media_type = Some("application/atom+xml".into());
+                self.link(1, "link", &l);
+            }
+        }
+        if preload.is_none() {
+            for p in &feed.authors {
+                self.person(1, "author", p);
+            }
+        }
+        for p in &feed.contributors {
+            self.person(1, "contributor", p);
+        }
+        for c in &feed.categories {
+            self.category(1, c);
+        }
+        if let Some(t) = &feed.rights {
+            self.text(1, "rights", t);
+        }
+        if let Some(i) = &feed.icon {
+            self.leaf(1, "icon", i);
+        }
+        if let Some(l) = &feed.logo {
+            self.leaf(1, "logo", l);
+        }
+        match (&feed.profile, preload) {
+            (Some(p), _) => self.leaf(1, "ncts:atomSyndicationFormatProfile", p),
+            (None, Some(_)) => self.leaf(1, "ncts:atomSyndicationFormatProfile", ns::PROFILE_ASF),
+            (None, None) => {}
+        }
+        for e in &feed.extensions {
+            self.indent(1);
+            self.element(e);
+            self.out.push('\n');
+        }
+        for e in &feed.entries {
+            let pushed_authors = match preload {
+                Some(_) if e.authors.is_empty() => feed.authors.as_slice(),
+                _ => &[],
+            };
+            self.entry(e, pushed_authors, preload.is_some());
+        }
+        self.out.push_str("</feed>\n");
+    }
+
+    fn entry(&mut self, e: &Entry, extra_authors: &[Person], fill_published: bool) {
+        self.indent(1);
+        self.out.push_str("<entry");
+        self.attributes(&e.attributes);
+        self.out.push_str(">\n");
+        if let Some(id) = &e.id {
+            self.leaf(2, "id", id.as_str());
+        }
+        if let Some(t) = &e.title {
+            self.text(2, "title", t);
+        }
+        if let Some(d) = &e.updated {
+            self.date(2, "updated", d);
+        }
+        match (&e.published, &e.updated) {
+            (Some(d), _) => self.date(2, "published", d),
+            (None, Some(d)) if fill_published => self.date(2, "published", d),
+            _ => {}
+        }
+        for p in e.authors.iter().chain(extra_authors) {
+            self.person(2, "author", p);
+        }
+        for p in &e.contributors {
+            self.person(2, "contributor", p);
+        }
+        for c in &e.categories {
+            self.category(2, c);
+        }
+        for l in &e.links {
+            self.link(2, "link", l);
+        }
+        if let Some(t) = &e.summary {
+            self.text(2, "summary", t);
+        }
+        if let Some(t) = &e.rights {
+            self.text(2, "rights", t);
+        }
+        if let Some(s) = &e.source {
+            self.source(s);
+        }
+        if let Some(v) = &e.identifier {
+            self.leaf(2, "ncts:contentItemIdentifier", v.as_str());
+        }
+        if let Some(v) = &e.version {
+            self.leaf(2, "ncts:contentItemVersion", v.as_str());
+        }
+        for v in &e.fhir_versions {
+            self.leaf(2, "ncts:fhirVersion", v.as_str());
+        }
+        for v in &e.fhir_profiles {
+            self.leaf(2, "ncts:fhirProfile", v);
+        }
+        if let Some(b) = &e.bundle_interpretation {
+            self.leaf(2, "ncts:bundleInterpretation", b.as_str());
+        }
+        if let Some(v) = &e.sct_base_version {
+            self.leaf(2, "ncts:sctBaseVersion", v);
+        }
+        if let Some(d) = &e.package_dependency {
+            self.indent(2);
+            self.out.push_str("<sct:packageDependency>\n");
+            for v in &d.editions {
+                self.leaf(3, "sct:editionDependency", v);
+            }
+            for v in &d.derivatives {
+                self.leaf(3, "sct:derivativeDependency", v);
+            }
+            for x in &d.extensions {
+                self.indent(3);
+                self.element(x);
+                self.out.push('\n');
+            }
+            self.indent(2);
+            self.out.push_str("</sct:packageDependency>\n");
+        }
+        for p in &e.permissions {
+            self.indent(2);
+            self.out.push_str("<onto:permission code=\"");
+            escape_attr(&mut self.out, p.as_str());
+            self.out.push_str("\"/>\n");
+        }
+        let crmi = [
+            ("hl7:artifactType", &e.crmi.artifact_type),
+            ("hl7:artifactVersion", &e.crmi.artifact_version),
+            ("hl7:fhirVersion", &e.crmi.fhir_version),
+            ("hl7:publishAction", &e.crmi.publish_action),
+        ];
+        for (name, value) in crmi {
+            if let Some(v) = value {
+                self.leaf(2, name, v);
+            }
+        }
+        for x in &e.extensions {
+            self.indent(2);
+            self.element(x);
+            self.out.push('\n');
+        }
+        self.indent(1);
+        self.out.push_str("</entry>\n");
+    }
+
+    fn indent(&mut self, level: usize) {
+        for _ in 0..level {
+            self.out.push_str("  ");
+        }
+    }
+
+    fn leaf(&mut self, level: usize, name: &str, value: &str) {
+        self.indent(level);
+        let _ = write!(self.out, "<{name}>");
+        escape_text(&mut self.out, value);
+        let _ = writeln!(self.out, "</{name}>");
+    }
+
+    fn date(&mut self, level: usize, name: &str, d: &Checked<AtomDate>) {
+        let raw = match d {
+            Checked::Valid(d) => d.as_str(),
+            Checked::Malformed(raw) => raw,
+        };
+        self.leaf(level, name, raw);
+    }
+
+    fn text(&mut self, level: usize, name: &str, t: &Text) {
+        self.indent(level);
+        let _ = write!(self.out, "<{name}");
+        if let Some(k) = &t.kind {
+            self.out.push_str(" type=\"");
+            escape_attr(&mut self.out, k.as_str());
+            self.out.push('"');
+        }
+        self.attributes(&t.attributes);
+        self.out.push('>');
+        if t.markup.is_empty() {
+            escape_text(&mut self.out, &t.value);
+        } else {
+            self.nodes(&t.markup);
+        }
+        let _ = writeln!(self.out, "</{name}>");
+    }
+
+    fn generator(&mut self, g: &Generator) {
+        self.indent(1);
+        self.out.push_str("<generator");
+        if let Some(u) = &g.uri {
+            self.out.push_str(" uri=\"");
+            escape_attr(&mut self.out, u);
+            self.out.push('"');
+        }
+        if let Some(v) = &g.version {
+            self.out.push_str(" version=\"");
+            escape_attr(&mut self.out, v);
+            self.out.push('"');
+        }
+        self.attributes(&g.attributes);
+        self.out.push('>');
+        escape_text(&mut self.out, &g.value);
+        self.out.push_str("</generator>\n");
+    }
+
+    fn link(&mut self, level: usize, name: &str, l: &Link) {
+        self.indent(level);
+        let _ = write!(self.out, "<{name}");
+        let attr = |w: &mut Self, key: &str, value: &str| {
+            let _ = write!(w.out, " {key}=\"");
+            escape_attr(&mut w.out, value);
+            w.out.push('"');
+        };
+        if let Some(r) = &l.rel {
+            attr(self, "rel", r.as_str());
+        }
+        if let Some(t) = &l.media_type {
+            attr(self, "type", t);
+        }
+        attr(self, "href", &l.href);
+        match &l.length {
+            Some(Checked::Valid(n)) => attr(self, "length", &n.to_string()),
+            Some(Checked::Malformed(raw)) => attr(self, "length", raw),
+            None => {}
+        }
+        if let Some(t) = &l.title {
+            attr(self, "title", t);
+        }
+        if let Some(h) = &l.hreflang {
+            attr(self, "hreflang", h);
+        }
+        match &l.sha256 {
+            Some(Checked::Valid(h)) => attr(self, "ncts:sha256Hash", h.as_str()),
+            Some(Checked::Malformed(raw)) => attr(self, "ncts:sha256Hash", raw),
+            None => {}
+        }
+        match &l.md5 {
+            Some(Checked::Valid(h)) => attr(self, "sct:md5Hash", h.as_str()),
+            Some(Checked::Malformed(raw)) => attr(self, "sct:md5Hash", raw),
+            None => {}
+        }
+        match &l.validated {
+            Some(Checked::Valid(b)) => attr(self, "onto:validated", if *b { "true" } else { "false" }),
+            Some(Checked::Malformed(raw)) => attr(self, "onto:validated", raw),
+            None => {}
+        }
+        self.attributes(&l.attributes);
+        if l.extensions.is_empty() {
+            self.out.push_str("/>\n");
+        } else {
+            self.out.push('>');
+            for x in &l.extensions {
+                self.element(x);
+            }
+            let _ = writeln!(self.out, "</{name}>");
+        }
+    }
+
+    fn category(&mut self, level: usize, c: &Category) {
+        self.indent(level);
+        self.out.push_str("<category term=\"");
+        escape_attr(&mut self.out, &c.term);
+        self.out.push('"');
+        if let Some(l) = &c.label {
+            self.out.push_str(" label=\"");
+            escape_attr(&mut self.out, l);
+            self.out.push('"');
+        }
+        if let Some(s) = &c.scheme {
+            self.out.push_str(" scheme=\"");
+            escape_attr(&mut self.out, s);
+            self.out.push('"');
+        }
+        self.attributes(&c.attributes);
+        self.out.push_str("/>\n");
+    }
+
+    fn person(&mut self, level: usize, name: &str, p: &Person) {
+        self.indent(level);
+        let _ = write!(self.out, "<{name}");
+        self.attributes(&p.attributes);
+        self.out.push_str(">\n");
+        if let Some(v) = &p.name {
+            self.leaf(level + 1, "name", v);
+        }
+        if let Some(v) = &p.uri {
+            self.leaf(level + 1, "uri", v);
+        }
+        if let Some(v) = &p.email {
+            self.leaf(level + 1, "email", v);
+        }
+        for x in &p.extensions {
+            self.indent(level + 1);
+            self.element(x);
+            self.out.push('\n');
+        }
+        self.indent(level);
+        let _ = writeln!(self.out, "</{name}>");
+    }
+
+    fn source(&mut self, s: &Source) {
+        self.indent(2);
+        self.out.push_str("<source>\n");
+        if let Some(id) = &s.id {
+            self.leaf(3, "id", id.as_str());
+        }
+        if let Some(t) = &s.title {
+            self.text(3, "title", t);
+        }
+        if let Some(d) = &s.updated {
+            self.date(3, "updated", d);
+        }
+        for l in &s.links {
+            self.link(3, "link", l);
+        }
+        for x in &s.extensions {
+            self.indent(3);
+            self.element(x);
+            self.out.push('\n');
+        }
+        self.indent(2);
+        self.out.push_str("</source>\n");
+    }
+
+    fn attributes(&mut self, attrs: &[Attribute]) {
+        let mut decls = Vec::new();
+        self.attributes_with(attrs, &mut decls);
+        self.declare(&decls);
+        self.scope.truncate(self.scope.len() - decls.len());
+    }
+
+    fn attributes_with(&mut self, attrs: &[Attribute], decls: &mut Vec<(String, String)>) {
+        for a in attrs {
+            let prefix = self.prefix_for(&a.name, true, decls);
+            self.out.push(' ');
+            if !prefix.is_empty() {
+                self.out.push_str(&prefix);
+                self.out.push(':');
+            }
+            self.out.push_str(&a.name.local);
+            self.out.push_str("=\"");
+            escape_attr(&mut self.out, &a.value);
+            self.out.push('"');
+        }
+    }
+
+    fn declare(&mut self, decls: &[(String, String)]) {
+        for (p, uri) in decls {
+            if p.is_empty() {
+                self.out.push_str(" xmlns=\"");
+            } else {
+                let _ = write!(self.out, " xmlns:{p}=\"");
+            }
+            escape_attr(&mut self.out, uri);
+            self.out.push('"');
+        }
+    }
+
+    fn lookup(&self, prefix: &str) -> Option<&str> {
+        self.scope.iter().rev().find(|(p, _)| p == prefix).map(|(_, n)| n.as_str())
+    }
+
+    /// The prefix to write `name` with, declaring one (pushed to `decls` and the scope) when
+    /// none is in scope. Attributes in a namespace always need a prefix; elements use the
+    /// default namespace when it matches.
+    fn prefix_for(
+        &mut self,
+        name: &XmlName,
+        is_attr: bool,
+        decls: &mut Vec<(String, String)>,
+    ) -> String {
+        let uri = name.namespace.as_deref().unwrap_or("");
+        if uri.is_empty() {
+            if !is_attr && self.lookup("").is_some_and(|d| !d.is_empty()) {
+                self.scope.push((String::new(), String::new()));
+                decls.push((String::new(), String::new()));
+            }
+            return String::new();
+        }
+        if uri == ns::XML {
+            return "xml".into();
+        }
+        if !is_attr && self.lookup("") == Some(uri) {
+            return String::new();
+        }
+        let bound = self
+            .scope
+            .iter()
+            .rev()
+            .find(|(p, n)| !p.is_empty() && n == uri)
+            .map(|(p, _)| p.clone());
+        if let Some(p) = bound {
+            // The prefix is usable only if an inner binding does not shadow it.
+            if self.lookup(&p) == Some(uri) {
+                return p;
+            }
+        }
+        let hint = name.prefix.as_deref().filter(|p| !p.is_empty() && *p != "xml" && *p != "xmlns");
+        let prefix = match hint {
+            Some(h) if self.lookup(h).is_none() => h.to_owned(),
+            _ => loop {
+                self.generated += 1;
+                let candidate = format!("ns{}", self.generated);
+                if self.lookup(&candidate).is_none() {
+                    break candidate;
+                }
+            },
+        };
+        self.scope.push((prefix.clone(), uri.to_owned()));
+        decls.push((prefix.clone(), uri.to_owned()));
+        prefix
+    }
+
+    fn element(&mut self, e: &Element) {
+        let mut decls = Vec::new();
+        let prefix = self.prefix_for(&e.name, false, &mut decls);
+        let qname = if prefix.is_empty() {
+            e.name.local.clone()
+        } else {
+            format!("{prefix}:{}", e.name.local)
+        };
+        self.out.push('<');
+        self.out.push_str(&qname);
+        // Attribute prefixes are declared on this element too, so they must be resolved
+        // before the declarations are written.
+        let mark = self.out.len();
+        self.attributes_with(&e.attributes, &mut decls);
+        let attrs = self.out.split_off(mark);
+        self.declare(&decls);
+        self.out.push_str(&attrs);
+        if e.children.is_empty() {
+            self.out.push_str("/>");
+        } else {
+            self.out.push('>');
+            self.nodes(&e.children);
+            let _ = write!(self.out, "</{qname}>");
+        }
+        self.scope.truncate(self.scope.len() - decls.len());
+    }
+
+    fn nodes(&mut self, nodes: &[Node]) {
+        for n in nodes {
+            match n {
+                Node::Text(t) => escape_text(&mut self.out, t),
+                Node::Element(e) => self.element(e),
+            }
+        }
+    }
+}
+
+fn escape_text(out: &mut String, s: &str) {
+    if !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'>' | b'\r')) {
+        out.push_str(s);
+        return;
+    }
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            // A literal CR would be normalised away by the next reader.
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn escape_attr(out: &mut String, s: &str) {
+    if !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'"' | b'\t' | b'\n' | b'\r')) {
+        out.push_str(s);
+        return;
+    }
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '"' => out.push_str("&quot;"),
+            // Literal white space in attribute values is normalised to spaces on reading.
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+}
