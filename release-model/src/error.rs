@@ -59,7 +59,9 @@ pub enum Error {
         expected: Option<String>,
     },
     /// The document is XML but its root is not an Atom `feed`.
-    #[error("not a syndication feed at {position}: root element is {found} (expected {{http://www.w3.org/2005/Atom}}feed)")]
+    #[error(
+        "not a syndication feed at {position}: root element is {found} (expected {{http://www.w3.org/2005/Atom}}feed)"
+    )]
     NotAFeed {
         /// Where the root element starts.
         position: Position,

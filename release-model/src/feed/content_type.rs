@@ -119,7 +119,10 @@ impl ContentType {
             }
             _ => {}
         }
-        ContentType::Other { scheme: scheme.map(str::to_owned), term: term.to_owned() }
+        ContentType::Other {
+            scheme: scheme.map(str::to_owned),
+            term: term.to_owned(),
+        }
     }
 
     fn asf_term(term: &str) -> Option<Self> {
@@ -158,7 +161,9 @@ impl ContentType {
             _ => return None,
         };
         let well_formed = !version.is_empty()
-            && version.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            && version
+                .split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
         well_formed.then_some((family, version))
     }
 
@@ -228,7 +233,10 @@ impl ContentType {
     pub fn name(&self) -> String {
         match self {
             ContentType::FhirResource(rt) => format!("FHIR_{rt}"),
-            ContentType::BinaryIndex { family, format_version } => {
+            ContentType::BinaryIndex {
+                family,
+                format_version,
+            } => {
                 let f = match family {
                     BinaryIndexFamily::Rf2 => "rf2",
                     BinaryIndexFamily::Loinc => "loinc",
@@ -321,7 +329,10 @@ mod tests {
             "FHIR_StructureDefinition_RETRACT",
         ] {
             let ct = ContentType::from_category(Some(ns::SCHEME_ASF), term);
-            assert!(!matches!(ct, ContentType::Other { .. }), "{term} is an ASF term");
+            assert!(
+                !matches!(ct, ContentType::Other { .. }),
+                "{term} is an ASF term"
+            );
             assert_eq!(ct.name(), term);
         }
     }
@@ -359,7 +370,13 @@ mod tests {
             Some("http://ontoserver.csiro.au/syndication/loinc/1.7.1"),
             "BINARY",
         );
-        assert!(matches!(ct, ContentType::BinaryIndex { family: BinaryIndexFamily::Loinc, .. }));
+        assert!(matches!(
+            ct,
+            ContentType::BinaryIndex {
+                family: BinaryIndexFamily::Loinc,
+                ..
+            }
+        ));
         // BINARY under the NCTS scheme is not an index (no real feed does this).
         let ct = ContentType::from_category(Some(ns::SCHEME_ASF), "BINARY");
         assert!(matches!(ct, ContentType::Other { .. }));
@@ -374,7 +391,10 @@ mod tests {
         let ct = ContentType::from_category(Some(ns::SCHEME_ASF), "SCT_RF2_BLUE");
         assert_eq!(
             ct,
-            ContentType::Other { scheme: Some(ns::SCHEME_ASF.into()), term: "SCT_RF2_BLUE".into() }
+            ContentType::Other {
+                scheme: Some(ns::SCHEME_ASF.into()),
+                term: "SCT_RF2_BLUE".into()
+            }
         );
         assert_eq!(
             ContentType::from_category(Some(SCHEME_AMT_CSV), "AMT_CSV"),

@@ -77,6 +77,11 @@ macro_rules! codes {
 
             /// The severity of this code under a profile.
             pub fn severity(self, profile: Profile) -> Severity {
+                if profile == Profile::Preload {
+                    if let Some(s) = self.preload_severity() {
+                        return s;
+                    }
+                }
                 match profile {
                     Profile::Lenient => match self { $(FindingCode::$variant => Severity::$len,)* },
                     Profile::Strict | Profile::Preload => match self { $(FindingCode::$variant => Severity::$str,)* },
@@ -159,7 +164,8 @@ codes! {
     EntryMissingIdentifier = "ENTRY_MISSING_IDENTIFIER", lenient: Error, strict: Error;
     /// An entry has no `ncts:contentItemVersion`.
     EntryMissingVersion = "ENTRY_MISSING_VERSION", lenient: Error, strict: Error;
-    /// Two entries share a `contentItemVersion` (NCTS does this for FULL/SNAPSHOT/ALL).
+    /// Two entries share a content item (identifier and version) under different categories:
+    /// the IG wants `contentItemVersion` unique, NCTS repeats it for FULL/SNAPSHOT/ALL.
     EntryDuplicateVersion = "ENTRY_DUPLICATE_VERSION", lenient: Info, strict: Error;
     /// Two entries share identifier, version, scheme and term: the same artefact twice.
     EntryDuplicateArtefact = "ENTRY_DUPLICATE_ARTEFACT", lenient: Warning, strict: Error;
@@ -217,6 +223,21 @@ codes! {
     DependencyCycle = "DEPENDENCY_CYCLE", lenient: Error, strict: Error;
 }
 
+impl FindingCode {
+    /// Where the preload profile grades a code differently from the strict one: the gotchas
+    /// of SERVERS.md §1.4.2 are errors, and what Ontoserver accepts in practice is not.
+    fn preload_severity(self) -> Option<Severity> {
+        Some(match self {
+            FindingCode::FeedAuthorInPreload
+            | FindingCode::FeedMissingSelfLink
+            | FindingCode::EntryMissingPublished
+            | FindingCode::ProfileVersionAttribute => Severity::Error,
+            FindingCode::EntryDuplicateVersion | FindingCode::EntryFhirAlignment => Severity::Info,
+            _ => return None,
+        })
+    }
+}
+
 impl fmt::Display for FindingCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -252,7 +273,11 @@ impl Location {
 
     /// An entry.
     pub fn entry(index: usize, id: Option<AtomId>) -> Self {
-        Self { entry: Some(index), entry_id: id, position: None }
+        Self {
+            entry: Some(index),
+            entry_id: id,
+            position: None,
+        }
     }
 }
 
@@ -294,12 +319,21 @@ impl Finding {
         location: Location,
         message: impl Into<String>,
     ) -> Self {
-        Self { code, severity: code.severity(profile), location, message: message.into() }
+        Self {
+            code,
+            severity: code.severity(profile),
+            location,
+            message: message.into(),
+        }
     }
 }
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} {}: {}", self.location, self.severity, self.code, self.message)
+        write!(
+            f,
+            "{}: {} {}: {}",
+            self.location, self.severity, self.code, self.message
+        )
     }
 }

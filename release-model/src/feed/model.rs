@@ -120,7 +120,11 @@ pub struct XmlName {
 impl XmlName {
     /// A name in a namespace.
     pub fn new(namespace: Option<&str>, local: &str) -> Self {
-        Self { namespace: namespace.map(str::to_owned), local: local.to_owned(), prefix: None }
+        Self {
+            namespace: namespace.map(str::to_owned),
+            local: local.to_owned(),
+            prefix: None,
+        }
     }
 }
 
@@ -251,7 +255,10 @@ pub struct Text {
 impl Text {
     /// Plain text.
     pub fn plain(value: impl Into<String>) -> Self {
-        Self { value: value.into(), ..Self::default() }
+        Self {
+            value: value.into(),
+            ..Self::default()
+        }
     }
 
     /// The text, for display.
@@ -289,7 +296,10 @@ pub struct Person {
 impl Person {
     /// A person with a name.
     pub fn named(name: impl Into<String>) -> Self {
-        Self { name: Some(name.into()), ..Self::default() }
+        Self {
+            name: Some(name.into()),
+            ..Self::default()
+        }
     }
 }
 
@@ -388,7 +398,11 @@ pub struct Link {
 impl Link {
     /// A link with a relation and URL.
     pub fn new(rel: LinkRel, href: impl Into<String>) -> Self {
-        Self { rel: Some(rel), href: href.into(), ..Self::default() }
+        Self {
+            rel: Some(rel),
+            href: href.into(),
+            ..Self::default()
+        }
     }
 
     /// The effective relation: `alternate` when `rel` is absent.
@@ -435,7 +449,11 @@ pub struct Category {
 impl Category {
     /// A category with a scheme and term.
     pub fn new(scheme: impl Into<String>, term: impl Into<String>) -> Self {
-        Self { term: term.into(), scheme: Some(scheme.into()), ..Self::default() }
+        Self {
+            term: term.into(),
+            scheme: Some(scheme.into()),
+            ..Self::default()
+        }
     }
 
     /// What the category names, from its scheme and term.
@@ -461,7 +479,10 @@ pub struct PackageDependency {
 impl PackageDependency {
     /// Every dependency, editions first.
     pub fn all(&self) -> impl Iterator<Item = &str> {
-        self.editions.iter().chain(&self.derivatives).map(String::as_str)
+        self.editions
+            .iter()
+            .chain(&self.derivatives)
+            .map(String::as_str)
     }
 }
 
@@ -616,7 +637,10 @@ pub struct Entry {
 impl Entry {
     /// The content item, when the entry names both its identifier and version.
     pub fn content_item(&self) -> Option<ContentItem> {
-        Some(ContentItem { identifier: self.identifier.clone()?, version: self.version.clone()? })
+        Some(ContentItem {
+            identifier: self.identifier.clone()?,
+            version: self.version.clone()?,
+        })
     }
 
     /// The content type of the first category this workspace recognises, else of the first
@@ -646,7 +670,10 @@ impl Entry {
 
     /// The effective `updated` instant (UTC), when it parsed.
     pub fn updated_utc(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        self.updated.as_ref().and_then(Checked::valid).map(AtomDate::to_utc)
+        self.updated
+            .as_ref()
+            .and_then(Checked::valid)
+            .map(AtomDate::to_utc)
     }
 }
 
@@ -715,7 +742,8 @@ impl Feed {
     /// Entries that offer the given content item.
     pub fn entries_for<'a>(&'a self, item: &'a ContentItem) -> impl Iterator<Item = &'a Entry> {
         self.entries.iter().filter(move |e| {
-            e.identifier.as_ref() == Some(&item.identifier) && e.version.as_ref() == Some(&item.version)
+            e.identifier.as_ref() == Some(&item.identifier)
+                && e.version.as_ref() == Some(&item.version)
         })
     }
 }

@@ -19,4 +19,5 @@ pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
 /// The ASF category scheme.
 pub const SCHEME_ASF: &str = "http://ns.electronichealth.net.au/ncts/syndication/asf/scheme/1.0.0";
 /// The ASF profile URI, the text of `ncts:atomSyndicationFormatProfile`.
-pub const PROFILE_ASF: &str = "http://ns.electronichealth.net.au/ncts/syndication/asf/profile/1.0.0";
+pub const PROFILE_ASF: &str =
+    "http://ns.electronichealth.net.au/ncts/syndication/asf/profile/1.0.0";

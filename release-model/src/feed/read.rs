@@ -18,9 +18,7 @@ use super::model::{
     PermissionCode, Person, Source, Text, TextKind, XmlName, collect_text,
 };
 use super::ns;
-use super::values::{
-    AtomDate, Checked, LengthRead, Md5, Sha256, parse_bool, parse_length,
-};
+use super::values::{AtomDate, Checked, LengthRead, Md5, Sha256, parse_bool, parse_length};
 use crate::error::{Error, Limit, Position};
 
 /// How forgiving the reader is.
@@ -61,7 +59,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_depth: 64, max_entries: 1_000_000, max_text_bytes: 16 << 20, max_findings: 10_000 }
+        Self {
+            max_depth: 64,
+            max_entries: 1_000_000,
+            max_text_bytes: 16 << 20,
+            max_findings: 10_000,
+        }
     }
 }
 
@@ -109,7 +112,10 @@ impl ReadOptions {
 
     /// Strict reading with default limits.
     pub fn strict() -> Self {
-        Self { mode: Mode::Strict, ..Self::default() }
+        Self {
+            mode: Mode::Strict,
+            ..Self::default()
+        }
     }
 
     /// Replaces the limits.
@@ -213,7 +219,12 @@ impl<R: BufRead> EntryReader<R> {
         let source = BufSource::new(reader, options.mode, options.limits.max_text_bytes);
         let mut parser = Parser::new(source, *options);
         let header = parser.parse_root()?;
-        Ok(Self { parser, header, last_position: None, done: false })
+        Ok(Self {
+            parser,
+            header,
+            last_position: None,
+            done: false,
+        })
     }
 
     /// The feed's metadata read so far (its `entries` stay empty).
@@ -309,7 +320,13 @@ impl<'i> SliceSource<'i> {
     fn new(input: &'i [u8], mode: Mode) -> Self {
         let mut reader = NsReader::from_reader(input);
         configure(&mut reader, mode);
-        Self { reader, input, cursor_offset: 0, cursor_line: 1, cursor_line_start: 0 }
+        Self {
+            reader,
+            input,
+            cursor_offset: 0,
+            cursor_line: 1,
+            cursor_line_start: 0,
+        }
     }
 }
 
@@ -328,7 +345,9 @@ impl EventSource for SliceSource<'_> {
     }
 
     fn position(&mut self, offset: u64) -> Position {
-        let target = usize::try_from(offset).unwrap_or(usize::MAX).min(self.input.len());
+        let target = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.input.len());
         if target < self.cursor_offset {
             self.cursor_offset = 0;
             self.cursor_line = 1;
@@ -368,7 +387,12 @@ const RECENT_LINES: usize = 4096;
 impl<R: BufRead> LineCounter<R> {
     fn position(&self, offset: u64) -> Position {
         // Newline offsets after `offset` are subtracted from the running count.
-        let later = self.recent.iter().rev().take_while(|&&nl| nl >= offset).count() as u64;
+        let later = self
+            .recent
+            .iter()
+            .rev()
+            .take_while(|&&nl| nl >= offset)
+            .count() as u64;
         let line = self.newlines - later + 1;
         let line_start = self
             .recent
@@ -377,7 +401,11 @@ impl<R: BufRead> LineCounter<R> {
             .find(|&&nl| nl < offset)
             .map(|nl| nl + 1)
             .unwrap_or(0);
-        Position { line, column: offset.saturating_sub(line_start) + 1, byte_offset: offset }
+        Position {
+            line,
+            column: offset.saturating_sub(line_start) + 1,
+            byte_offset: offset,
+        }
     }
 }
 
@@ -443,7 +471,11 @@ impl<R: BufRead> BufSource<R> {
         };
         let mut reader = NsReader::from_reader(counter);
         configure(&mut reader, mode);
-        Self { reader, buf: Vec::with_capacity(8 << 10), max_text }
+        Self {
+            reader,
+            buf: Vec::with_capacity(8 << 10),
+            max_text,
+        }
     }
 }
 
@@ -467,7 +499,10 @@ impl<R: BufRead> EventSource for BufSource<R> {
     }
 
     fn source_limit(&self) -> Option<(Limit, u64)> {
-        self.reader.get_ref().tripped.then_some((Limit::TextSize, self.max_text as u64))
+        self.reader
+            .get_ref()
+            .tripped
+            .then_some((Limit::TextSize, self.max_text as u64))
     }
 }
 
@@ -722,7 +757,11 @@ struct Note {
 
 enum Fail {
     Xml(quick_xml::Error),
-    Malformed { offset: u64, message: String, expected: Option<String> },
+    Malformed {
+        offset: u64,
+        message: String,
+        expected: Option<String>,
+    },
     Limit(Limit, u64, u64),
 }
 
@@ -735,7 +774,11 @@ fn attr_name(prefix_local: &str, resolved: &ResolveResult<'_>) -> XmlName {
         ResolveResult::Bound(n) => Some(n.0.to_owned()),
         _ => None,
     };
-    XmlName { namespace, local: local.to_owned(), prefix }
+    XmlName {
+        namespace,
+        local: local.to_owned(),
+        prefix,
+    }
 }
 
 /// Unescapes an attribute value and normalises literal white space (XML 1.0 §3.3.3),
@@ -746,7 +789,10 @@ fn unescape_attr(
     offset: u64,
     notes: &mut Vec<Note>,
 ) -> Result<String, Fail> {
-    if !raw.bytes().any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r')) {
+    if !raw
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
+    {
         return Ok(raw.to_owned());
     }
     let mut out = String::with_capacity(raw.len());
@@ -843,7 +889,11 @@ fn classify_start(
             if kind == NsKind::NctsLegacy {
                 notes.push(Note {
                     code: FindingCode::NamespaceLegacyNcts,
-                    message: format!("extension namespace {} read as {}", ns::NCTS_LEGACY, ns::NCTS),
+                    message: format!(
+                        "extension namespace {} read as {}",
+                        ns::NCTS_LEGACY,
+                        ns::NCTS
+                    ),
                     offset,
                 });
             }
@@ -860,7 +910,10 @@ fn classify_start(
             }
             notes.push(Note {
                 code: FindingCode::XmlUnknownPrefix,
-                message: format!("prefix '{p}' of <{}> is not declared; read as no namespace", qname.0),
+                message: format!(
+                    "prefix '{p}' of <{}> is not declared; read as no namespace",
+                    qname.0
+                ),
                 offset,
             });
             None
@@ -872,7 +925,11 @@ fn classify_start(
             ResolveResult::Bound(n) => Some(n.0.to_owned()),
             _ => None,
         };
-        Tag::Foreign(XmlName { namespace, local: local.to_owned(), prefix })
+        Tag::Foreign(XmlName {
+            namespace,
+            local: local.to_owned(),
+            prefix,
+        })
     });
 
     let mut attrs = Vec::new();
@@ -897,20 +954,25 @@ fn classify_start(
                 if mode == Mode::Strict {
                     return Err(Fail::Malformed {
                         offset,
-                        message: format!("prefix '{p}' of attribute '{key}' is not bound to a namespace"),
+                        message: format!(
+                            "prefix '{p}' of attribute '{key}' is not bound to a namespace"
+                        ),
                         expected: Some(format!("an xmlns:{p} declaration")),
                     });
                 }
                 notes.push(Note {
                     code: FindingCode::XmlUnknownPrefix,
-                    message: format!("prefix '{p}' of attribute '{key}' is not declared; read as no namespace"),
+                    message: format!(
+                        "prefix '{p}' of attribute '{key}' is not declared; read as no namespace"
+                    ),
                     offset,
                 });
                 NsKind::Other
             }
         };
         let value = unescape_attr(&a.value, mode, offset, notes)?;
-        let key = classify_attr(kind, alocal.into_inner()).unwrap_or_else(|| AttrKey::Foreign(attr_name(key, &res)));
+        let key = classify_attr(kind, alocal.into_inner())
+            .unwrap_or_else(|| AttrKey::Foreign(attr_name(key, &res)));
         attrs.push(RawAttr { key, value });
     }
     Ok(Start { tag, attrs, offset })
@@ -966,7 +1028,8 @@ impl<S: EventSource> Parser<S> {
             None => Location::feed(),
         };
         location.position = offset.map(|o| self.src.position(o));
-        self.findings.push(Finding::new(code, self.profile, location, message));
+        self.findings
+            .push(Finding::new(code, self.profile, location, message));
     }
 
     fn flush_notes(&mut self) {
@@ -989,20 +1052,36 @@ impl<S: EventSource> Parser<S> {
             Fail::Xml(err) => {
                 if let Some((limit, max)) = self.src.source_limit() {
                     let position = self.src.position(self.src.offset());
-                    return Error::LimitExceeded { limit, max, position };
+                    return Error::LimitExceeded {
+                        limit,
+                        max,
+                        position,
+                    };
                 }
                 if let quick_xml::Error::Io(io) = &err {
                     return Error::Io(io::Error::new(io.kind(), io.to_string()));
                 }
                 let position = self.src.position(self.src.error_offset());
-                Error::Malformed { position, message: err.to_string(), expected: expected_for(&err) }
+                Error::Malformed {
+                    position,
+                    message: err.to_string(),
+                    expected: expected_for(&err),
+                }
             }
-            Fail::Malformed { offset, message, expected } => {
-                Error::Malformed { position: self.src.position(offset), message, expected }
-            }
-            Fail::Limit(limit, max, offset) => {
-                Error::LimitExceeded { limit, max, position: self.src.position(offset) }
-            }
+            Fail::Malformed {
+                offset,
+                message,
+                expected,
+            } => Error::Malformed {
+                position: self.src.position(offset),
+                message,
+                expected,
+            },
+            Fail::Limit(limit, max, offset) => Error::LimitExceeded {
+                limit,
+                max,
+                position: self.src.position(offset),
+            },
         }
     }
 
@@ -1010,11 +1089,19 @@ impl<S: EventSource> Parser<S> {
     /// text in element-only content; this keeps containers total should that ever change.
     fn eof_inside(&mut self) -> Error {
         let off = self.src.offset();
-        self.malformed(off, "document ended inside an element".into(), Some("a closing tag".into()))
+        self.malformed(
+            off,
+            "document ended inside an element".into(),
+            Some("a closing tag".into()),
+        )
     }
 
     fn malformed(&mut self, offset: u64, message: String, expected: Option<String>) -> Error {
-        self.fail(Fail::Malformed { offset, message, expected })
+        self.fail(Fail::Malformed {
+            offset,
+            message,
+            expected,
+        })
     }
 
     /// The next token. With `want_text` false, white space is skipped and other character
@@ -1026,34 +1113,36 @@ impl<S: EventSource> Parser<S> {
             let max_text = self.limits.max_text_bytes;
             let result: Result<Option<Tok>, Fail> = match self.src.next_event() {
                 Err(e) => Err(Fail::Xml(e)),
-                Ok((ev, resolver)) => match ev {
-                    Event::Start(e) => {
-                        classify_start(&e, resolver, offset, mode, max_text, &mut self.notes)
-                            .map(|s| Some(Tok::Start(s)))
-                    }
-                    Event::End(_) => Ok(Some(Tok::End)),
-                    Event::Empty(_) => Err(Fail::Malformed {
-                        offset,
-                        message: "empty element was not expanded".into(),
-                        expected: None,
-                    }),
-                    Event::Text(t) => {
-                        let content = t.xml10_content();
-                        if content.len() > max_text {
-                            Err(Fail::Limit(Limit::TextSize, max_text as u64, offset))
-                        } else if want_text {
-                            if mode == Mode::Lenient && content.contains('&') {
+                Ok((ev, resolver)) => {
+                    match ev {
+                        Event::Start(e) => {
+                            classify_start(&e, resolver, offset, mode, max_text, &mut self.notes)
+                                .map(|s| Some(Tok::Start(s)))
+                        }
+                        Event::End(_) => Ok(Some(Tok::End)),
+                        Event::Empty(_) => Err(Fail::Malformed {
+                            offset,
+                            message: "empty element was not expanded".into(),
+                            expected: None,
+                        }),
+                        Event::Text(t) => {
+                            let content = t.xml10_content();
+                            if content.len() > max_text {
+                                Err(Fail::Limit(Limit::TextSize, max_text as u64, offset))
+                            } else if want_text {
+                                if mode == Mode::Lenient && content.contains('&') {
+                                    self.notes.push(Note {
+                                        code: FindingCode::XmlUnescapedAmpersand,
+                                        message: "unescaped '&' in text read as a literal '&'"
+                                            .into(),
+                                        offset,
+                                    });
+                                }
+                                Ok(Some(Tok::Text(content.into_owned())))
+                            } else if content.bytes().all(|b| b.is_ascii_whitespace()) {
+                                Ok(None)
+                            } else {
                                 self.notes.push(Note {
-                                    code: FindingCode::XmlUnescapedAmpersand,
-                                    message: "unescaped '&' in text read as a literal '&'".into(),
-                                    offset,
-                                });
-                            }
-                            Ok(Some(Tok::Text(content.into_owned())))
-                        } else if content.bytes().all(|b| b.is_ascii_whitespace()) {
-                            Ok(None)
-                        } else {
-                            self.notes.push(Note {
                                 code: FindingCode::UnexpectedText,
                                 message: format!(
                                     "character data '{}' where only elements belong is not kept",
@@ -1061,25 +1150,25 @@ impl<S: EventSource> Parser<S> {
                                 ),
                                 offset,
                             });
-                            Ok(None)
+                                Ok(None)
+                            }
                         }
-                    }
-                    Event::CData(c) => {
-                        let content = c.into_inner();
-                        if want_text {
-                            Ok(Some(Tok::Text(content.into_owned())))
-                        } else {
-                            self.notes.push(Note {
-                                code: FindingCode::UnexpectedText,
-                                message: "CDATA where only elements belong is not kept".into(),
-                                offset,
-                            });
-                            Ok(None)
+                        Event::CData(c) => {
+                            let content = c.into_inner();
+                            if want_text {
+                                Ok(Some(Tok::Text(content.into_owned())))
+                            } else {
+                                self.notes.push(Note {
+                                    code: FindingCode::UnexpectedText,
+                                    message: "CDATA where only elements belong is not kept".into(),
+                                    offset,
+                                });
+                                Ok(None)
+                            }
                         }
-                    }
-                    Event::GeneralRef(r) => {
-                        let name = r.into_inner();
-                        match resolve_entity(&name) {
+                        Event::GeneralRef(r) => {
+                            let name = r.into_inner();
+                            match resolve_entity(&name) {
                             Some(c) if want_text => Ok(Some(Tok::Text(c.to_string()))),
                             Some(_) => {
                                 self.notes.push(Note {
@@ -1103,12 +1192,15 @@ impl<S: EventSource> Parser<S> {
                                 Ok(want_text.then(|| Tok::Text(format!("&{name};"))))
                             }
                         }
+                        }
+                        // Declarations, comments and processing instructions carry nothing the
+                        // model keeps; a DOCTYPE is never expanded.
+                        Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {
+                            Ok(None)
+                        }
+                        Event::Eof => Ok(Some(Tok::Eof)),
                     }
-                    // Declarations, comments and processing instructions carry nothing the
-                    // model keeps; a DOCTYPE is never expanded.
-                    Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => Ok(None),
-                    Event::Eof => Ok(Some(Tok::Eof)),
-                },
+                }
             };
             self.flush_notes();
             match result {
@@ -1146,7 +1238,11 @@ impl<S: EventSource> Parser<S> {
                 Tok::Start(s) => break s,
                 Tok::Eof => {
                     let off = self.src.offset();
-                    return Err(self.malformed(off, "document has no root element".into(), Some("<feed>".into())));
+                    return Err(self.malformed(
+                        off,
+                        "document has no root element".into(),
+                        Some("<feed>".into()),
+                    ));
                 }
                 Tok::End | Tok::Text(_) => {}
             }
@@ -1172,7 +1268,11 @@ impl<S: EventSource> Parser<S> {
                 Tok::Start(s) => s,
                 Tok::Eof | Tok::Text(_) => {
                     let off = self.src.offset();
-                    return Err(self.malformed(off, "document ended inside <feed>".into(), Some("</feed>".into())));
+                    return Err(self.malformed(
+                        off,
+                        "document ended inside <feed>".into(),
+                        Some("</feed>".into()),
+                    ));
                 }
             };
             match s.tag {
@@ -1185,21 +1285,33 @@ impl<S: EventSource> Parser<S> {
                     let entry = self.parse_entry(s)?;
                     return Ok(Some((entry, position)));
                 }
-                Tag::Id if feed.id.is_none() => feed.id = self.leaf_into(s, &mut feed.extensions)?.map(AtomId::from),
+                Tag::Id if feed.id.is_none() => {
+                    feed.id = self.leaf_into(s, &mut feed.extensions)?.map(AtomId::from)
+                }
                 Tag::Title if feed.title.is_none() => feed.title = Some(self.text_construct(s)?),
-                Tag::Subtitle if feed.subtitle.is_none() => feed.subtitle = Some(self.text_construct(s)?),
+                Tag::Subtitle if feed.subtitle.is_none() => {
+                    feed.subtitle = Some(self.text_construct(s)?)
+                }
                 Tag::Rights if feed.rights.is_none() => feed.rights = Some(self.text_construct(s)?),
                 Tag::Updated if feed.updated.is_none() => {
                     feed.updated = self.leaf_into(s, &mut feed.extensions)?.map(|t| date(&t));
                 }
-                Tag::Icon if feed.icon.is_none() => feed.icon = self.leaf_into(s, &mut feed.extensions)?,
-                Tag::Logo if feed.logo.is_none() => feed.logo = self.leaf_into(s, &mut feed.extensions)?,
-                Tag::Generator if feed.generator.is_none() => feed.generator = Some(self.generator(s)?),
+                Tag::Icon if feed.icon.is_none() => {
+                    feed.icon = self.leaf_into(s, &mut feed.extensions)?
+                }
+                Tag::Logo if feed.logo.is_none() => {
+                    feed.logo = self.leaf_into(s, &mut feed.extensions)?
+                }
+                Tag::Generator if feed.generator.is_none() => {
+                    feed.generator = Some(self.generator(s)?)
+                }
                 Tag::Link => feed.links.push(self.link(s)?),
                 Tag::Author => feed.authors.push(self.person(s)?),
                 Tag::Contributor => feed.contributors.push(self.person(s)?),
                 Tag::Category => feed.categories.push(self.category(s)?),
-                Tag::Profile if feed.profile.is_none() => feed.profile = self.profile(s, &mut feed.extensions)?,
+                Tag::Profile if feed.profile.is_none() => {
+                    feed.profile = self.profile(s, &mut feed.extensions)?
+                }
                 _ => {
                     let el = self.element(s)?;
                     feed.extensions.push(el);
@@ -1229,7 +1341,10 @@ impl<S: EventSource> Parser<S> {
         self.entries += 1;
         self.entry_index = Some(index);
         let first_finding = self.findings.len();
-        let mut e = Entry { attributes: foreign_attrs(start.attrs), ..Entry::default() };
+        let mut e = Entry {
+            attributes: foreign_attrs(start.attrs),
+            ..Entry::default()
+        };
         loop {
             let s = match self.next_tok(false)? {
                 Tok::End => break,
@@ -1242,7 +1357,9 @@ impl<S: EventSource> Parser<S> {
                 Tag::Title if e.title.is_none() => e.title = Some(self.text_construct(s)?),
                 Tag::Summary if e.summary.is_none() => e.summary = Some(self.text_construct(s)?),
                 Tag::Rights if e.rights.is_none() => e.rights = Some(self.text_construct(s)?),
-                Tag::Updated if e.updated.is_none() => e.updated = self.leaf_into(s, ext)?.map(|t| date(&t)),
+                Tag::Updated if e.updated.is_none() => {
+                    e.updated = self.leaf_into(s, ext)?.map(|t| date(&t))
+                }
                 Tag::Published if e.published.is_none() => {
                     e.published = self.leaf_into(s, ext)?.map(|t| date(&t));
                 }
@@ -1268,8 +1385,9 @@ impl<S: EventSource> Parser<S> {
                     }
                 }
                 Tag::BundleInterpretation if e.bundle_interpretation.is_none() => {
-                    e.bundle_interpretation =
-                        self.leaf_into(s, ext)?.map(|t| BundleInterpretation::parse(&t));
+                    e.bundle_interpretation = self
+                        .leaf_into(s, ext)?
+                        .map(|t| BundleInterpretation::parse(&t));
                 }
                 Tag::SctBaseVersion if e.sct_base_version.is_none() => {
                     e.sct_base_version = self.leaf_into(s, ext)?;
@@ -1346,14 +1464,22 @@ impl<S: EventSource> Parser<S> {
                     }
                     children.push(Node::Element(self.element(child)?));
                     self.element_content(&mut children)?;
-                    return Ok(Leaf::Element(Element { name, attributes: Vec::new(), children }));
+                    return Ok(Leaf::Element(Element {
+                        name,
+                        attributes: Vec::new(),
+                        children,
+                    }));
                 }
                 Tok::Eof => return Err(self.eof_inside()),
             }
         }
     }
 
-    fn leaf_into(&mut self, s: Start, extensions: &mut Vec<Element>) -> Result<Option<String>, Error> {
+    fn leaf_into(
+        &mut self,
+        s: Start,
+        extensions: &mut Vec<Element>,
+    ) -> Result<Option<String>, Error> {
         Ok(match self.leaf(s)? {
             Leaf::Text(t) => Some(t),
             Leaf::Element(el) => {
@@ -1369,7 +1495,11 @@ impl<S: EventSource> Parser<S> {
         let attributes = s.attrs.into_iter().map(raw_to_attribute).collect();
         let mut children = Vec::new();
         self.element_content(&mut children)?;
-        Ok(Element { name, attributes, children })
+        Ok(Element {
+            name,
+            attributes,
+            children,
+        })
     }
 
     fn element_content(&mut self, children: &mut Vec<Node>) -> Result<(), Error> {
@@ -1471,7 +1601,10 @@ impl<S: EventSource> Parser<S> {
                             self.finding(
                                 FindingCode::LinkLengthSeparators,
                                 Some(s.offset),
-                                format!("length '{}' has thousands separators; read as {n}", a.value),
+                                format!(
+                                    "length '{}' has thousands separators; read as {n}",
+                                    a.value
+                                ),
                             );
                             Checked::Valid(n)
                         }
@@ -1495,18 +1628,32 @@ impl<S: EventSource> Parser<S> {
         // namespaced attribute is also present.
         if let Some(raw) = unprefixed_sha {
             if link.sha256.is_none() {
-                self.finding(FindingCode::LinkHashUnprefixed, Some(s.offset), "'sha256Hash' without the ncts namespace read as ncts:sha256Hash".into());
+                self.finding(
+                    FindingCode::LinkHashUnprefixed,
+                    Some(s.offset),
+                    "'sha256Hash' without the ncts namespace read as ncts:sha256Hash".into(),
+                );
                 link.sha256 = Some(sha256(raw));
             } else {
-                link.attributes.push(Attribute { name: XmlName::new(None, "sha256Hash"), value: raw });
+                link.attributes.push(Attribute {
+                    name: XmlName::new(None, "sha256Hash"),
+                    value: raw,
+                });
             }
         }
         if let Some(raw) = unprefixed_md5 {
             if link.md5.is_none() {
-                self.finding(FindingCode::LinkHashUnprefixed, Some(s.offset), "'md5Hash' without the sct namespace read as sct:md5Hash".into());
+                self.finding(
+                    FindingCode::LinkHashUnprefixed,
+                    Some(s.offset),
+                    "'md5Hash' without the sct namespace read as sct:md5Hash".into(),
+                );
                 link.md5 = Some(md5(raw));
             } else {
-                link.attributes.push(Attribute { name: XmlName::new(None, "md5Hash"), value: raw });
+                link.attributes.push(Attribute {
+                    name: XmlName::new(None, "md5Hash"),
+                    value: raw,
+                });
             }
         }
         link.extensions = self.children_as_extensions()?;
@@ -1541,7 +1688,10 @@ impl<S: EventSource> Parser<S> {
     }
 
     fn person(&mut self, s: Start) -> Result<Person, Error> {
-        let mut p = Person { attributes: foreign_attrs(s.attrs), ..Person::default() };
+        let mut p = Person {
+            attributes: foreign_attrs(s.attrs),
+            ..Person::default()
+        };
         loop {
             let c = match self.next_tok(false)? {
                 Tok::End => return Ok(p),
@@ -1570,12 +1720,20 @@ impl<S: EventSource> Parser<S> {
                 _ => g.attributes.push(raw_to_attribute(a)),
             }
         }
-        let t = self.text_construct(Start { tag: Tag::Generator, attrs: Vec::new(), offset: s.offset })?;
+        let t = self.text_construct(Start {
+            tag: Tag::Generator,
+            attrs: Vec::new(),
+            offset: s.offset,
+        })?;
         g.value = t.value;
         Ok(g)
     }
 
-    fn profile(&mut self, s: Start, extensions: &mut Vec<Element>) -> Result<Option<String>, Error> {
+    fn profile(
+        &mut self,
+        s: Start,
+        extensions: &mut Vec<Element>,
+    ) -> Result<Option<String>, Error> {
         let mut version = None;
         let mut others = Vec::new();
         for a in s.attrs {
@@ -1585,7 +1743,14 @@ impl<S: EventSource> Parser<S> {
             }
         }
         let offset = s.offset;
-        let text = self.leaf_into(Start { tag: Tag::Profile, attrs: others, offset }, extensions)?;
+        let text = self.leaf_into(
+            Start {
+                tag: Tag::Profile,
+                attrs: others,
+                offset,
+            },
+            extensions,
+        )?;
         Ok(match (text, version) {
             (Some(t), _) if !t.trim().is_empty() => Some(t),
             (_, Some(v)) => {
@@ -1603,7 +1768,11 @@ impl<S: EventSource> Parser<S> {
     fn package_dependency(&mut self, s: Start) -> Result<PackageDependency, Error> {
         let mut d = PackageDependency::default();
         if !s.attrs.is_empty() {
-            self.finding(FindingCode::UnexpectedMarkup, Some(s.offset), "<sct:packageDependency> carries attributes, which are not kept".into());
+            self.finding(
+                FindingCode::UnexpectedMarkup,
+                Some(s.offset),
+                "<sct:packageDependency> carries attributes, which are not kept".into(),
+            );
         }
         loop {
             let c = match self.next_tok(false)? {
@@ -1642,12 +1811,20 @@ impl<S: EventSource> Parser<S> {
             return self.element(s).map(Err);
         }
         let offset = s.offset;
-        let code = s.attrs.into_iter().next().map(|a| a.value).unwrap_or_default();
+        let code = s
+            .attrs
+            .into_iter()
+            .next()
+            .map(|a| a.value)
+            .unwrap_or_default();
         let dropped = self.no_children("onto:permission", offset)?;
         if !dropped.is_empty() {
             let mut el = Element {
                 name: Tag::Permission.xml_name(),
-                attributes: vec![Attribute { name: XmlName::new(None, "code"), value: code }],
+                attributes: vec![Attribute {
+                    name: XmlName::new(None, "code"),
+                    value: code,
+                }],
                 children: Vec::new(),
             };
             el.children = dropped.into_iter().map(Node::Element).collect();
@@ -1659,7 +1836,11 @@ impl<S: EventSource> Parser<S> {
     fn source(&mut self, s: Start) -> Result<Source, Error> {
         let mut src = Source::default();
         if !s.attrs.is_empty() {
-            self.finding(FindingCode::UnexpectedMarkup, Some(s.offset), "<source> carries attributes, which are not kept".into());
+            self.finding(
+                FindingCode::UnexpectedMarkup,
+                Some(s.offset),
+                "<source> carries attributes, which are not kept".into(),
+            );
         }
         loop {
             let c = match self.next_tok(false)? {
@@ -1671,7 +1852,9 @@ impl<S: EventSource> Parser<S> {
             match c.tag {
                 Tag::Id if src.id.is_none() => src.id = self.leaf_into(c, ext)?.map(AtomId::from),
                 Tag::Title if src.title.is_none() => src.title = Some(self.text_construct(c)?),
-                Tag::Updated if src.updated.is_none() => src.updated = self.leaf_into(c, ext)?.map(|t| date(&t)),
+                Tag::Updated if src.updated.is_none() => {
+                    src.updated = self.leaf_into(c, ext)?.map(|t| date(&t))
+                }
                 Tag::Link => src.links.push(self.link(c)?),
                 _ => {
                     let el = self.element(c)?;
@@ -1681,7 +1864,6 @@ impl<S: EventSource> Parser<S> {
         }
     }
 }
-
 
 fn expected_for(err: &quick_xml::Error) -> Option<String> {
     use quick_xml::errors::IllFormedError;
@@ -1718,7 +1900,10 @@ fn raw_to_attribute(a: RawAttr) -> Attribute {
         AttrKey::Md5 => XmlName::new(Some(ns::SCT), "md5Hash"),
         AttrKey::Validated => XmlName::new(Some(ns::ONTO), "validated"),
     };
-    Attribute { name, value: a.value }
+    Attribute {
+        name,
+        value: a.value,
+    }
 }
 
 fn foreign_attrs(attrs: Vec<RawAttr>) -> Vec<Attribute> {

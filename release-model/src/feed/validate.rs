@@ -25,7 +25,10 @@ use super::values::{Checked, DateValue};
 /// # Ok::<(), release_model::Error>(())
 /// ```
 pub fn validate(feed: &Feed, profile: Profile) -> Vec<Finding> {
-    let mut v = Validator { profile, findings: Vec::new() };
+    let mut v = Validator {
+        profile,
+        findings: Vec::new(),
+    };
     v.feed(feed);
     v.findings
 }
@@ -57,9 +60,26 @@ struct Validator {
     findings: Vec<Finding>,
 }
 
-const FEED_SINGLES: &[&str] = &["id", "title", "subtitle", "updated", "generator", "rights", "icon", "logo"];
-const ENTRY_SINGLES: &[&str] =
-    &["id", "title", "summary", "rights", "updated", "published", "source", "content"];
+const FEED_SINGLES: &[&str] = &[
+    "id",
+    "title",
+    "subtitle",
+    "updated",
+    "generator",
+    "rights",
+    "icon",
+    "logo",
+];
+const ENTRY_SINGLES: &[&str] = &[
+    "id",
+    "title",
+    "summary",
+    "rights",
+    "updated",
+    "published",
+    "source",
+    "content",
+];
 const EXTENSION_NAMES: &[&str] = &[
     "atomSyndicationFormatProfile",
     "contentItemIdentifier",
@@ -76,12 +96,17 @@ const EXTENSION_NAMES: &[&str] = &[
     "artifactVersion",
     "publishAction",
 ];
-const NCTS_ENTRY_SINGLES: &[&str] =
-    &["contentItemIdentifier", "contentItemVersion", "bundleInterpretation", "sctBaseVersion"];
+const NCTS_ENTRY_SINGLES: &[&str] = &[
+    "contentItemIdentifier",
+    "contentItemVersion",
+    "bundleInterpretation",
+    "sctBaseVersion",
+];
 
 impl Validator {
     fn push(&mut self, code: FindingCode, location: Location, message: String) {
-        self.findings.push(Finding::new(code, self.profile, location, message));
+        self.findings
+            .push(Finding::new(code, self.profile, location, message));
     }
 
     fn strict(&self) -> bool {
@@ -91,13 +116,25 @@ impl Validator {
     fn feed(&mut self, feed: &Feed) {
         let here = Location::feed;
         if feed.id.is_none() {
-            self.push(FindingCode::FeedMissingId, here(), "the feed has no id".into());
+            self.push(
+                FindingCode::FeedMissingId,
+                here(),
+                "the feed has no id".into(),
+            );
         }
         if feed.title.is_none() {
-            self.push(FindingCode::FeedMissingTitle, here(), "the feed has no title".into());
+            self.push(
+                FindingCode::FeedMissingTitle,
+                here(),
+                "the feed has no title".into(),
+            );
         }
         match &feed.updated {
-            None => self.push(FindingCode::FeedMissingUpdated, here(), "the feed has no updated".into()),
+            None => self.push(
+                FindingCode::FeedMissingUpdated,
+                here(),
+                "the feed has no updated".into(),
+            ),
             Some(d) => {
                 self.date(d, "feed updated", here());
                 if let (Some(Checked::Valid(d)), Some(latest)) =
@@ -107,31 +144,41 @@ impl Validator {
                         self.push(
                             FindingCode::FeedUpdatedNotLatest,
                             here(),
-                            format!("feed updated {d} is earlier than the latest entry update {latest}"),
+                            format!(
+                                "feed updated {d} is earlier than the latest entry update {latest}"
+                            ),
                         );
                     }
                 }
             }
         }
-        let self_links = feed.links.iter().filter(|l| l.rel == Some(LinkRel::SelfLink)).count();
+        let self_links = feed
+            .links
+            .iter()
+            .filter(|l| l.rel == Some(LinkRel::SelfLink))
+            .count();
         if self_links == 0 {
-            let code = FindingCode::FeedMissingSelfLink;
-            let mut f = Finding::new(code, self.profile, here(), "the feed has no link rel=\"self\"");
-            if self.profile == Profile::Preload {
-                f.severity = super::finding::Severity::Error;
-            }
-            self.findings.push(f);
+            self.push(
+                FindingCode::FeedMissingSelfLink,
+                here(),
+                "the feed has no link rel=\"self\"".into(),
+            );
         }
         for l in &feed.links {
             if l.rel == Some(LinkRel::Alternate) && l.href == ns::PROFILE_ASF {
                 self.push(
                     FindingCode::FeedAlternateIsProfile,
                     here(),
-                    "the feed's alternate link points at the ASF profile URI, not at the feed".into(),
+                    "the feed's alternate link points at the ASF profile URI, not at the feed"
+                        .into(),
                 );
             }
             if l.href.is_empty() {
-                self.push(FindingCode::LinkMissingHref, here(), "a feed link has no href".into());
+                self.push(
+                    FindingCode::LinkMissingHref,
+                    here(),
+                    "a feed link has no href".into(),
+                );
             }
         }
         self.duplicates(&feed.extensions, FEED_SINGLES, &[], here());
@@ -159,14 +206,12 @@ impl Validator {
 
         if self.profile == Profile::Preload {
             if !feed.authors.is_empty() {
-                let mut f = Finding::new(
+                self.push(
                     FindingCode::FeedAuthorInPreload,
-                    self.profile,
                     here(),
-                    "feed-level author: Ontoserver 6.24 rejects preload feeds that carry one",
+                    "feed-level author: Ontoserver 6.24 rejects preload feeds that carry one"
+                        .into(),
                 );
-                f.severity = super::finding::Severity::Error;
-                self.findings.push(f);
             }
         } else if feed.authors.is_empty() && feed.entries.iter().any(|e| e.authors.is_empty()) {
             self.push(
@@ -177,7 +222,7 @@ impl Validator {
         }
 
         let mut ids: HashMap<&str, usize> = HashMap::new();
-        let mut versions: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut items: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
         let mut artefacts: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
         for (i, e) in feed.entries.iter().enumerate() {
             let loc = Location::entry(i, e.id.clone());
@@ -191,8 +236,8 @@ impl Validator {
                 }
             }
             if let Some(v) = &e.version {
-                versions.entry(v.as_str()).or_default().push(i);
                 if let Some(id) = &e.identifier {
+                    items.entry((id.as_str(), v.as_str())).or_default().push(i);
                     for c in &e.categories {
                         let key = (
                             id.as_str(),
@@ -212,9 +257,11 @@ impl Validator {
             }
             self.entry(e, loc);
         }
-        let mut dup_versions: Vec<_> = versions.into_iter().filter(|(_, v)| v.len() > 1).collect();
-        dup_versions.sort_by_key(|(_, v)| v[0]);
-        for (version, idx) in dup_versions {
+        // Bare versions (`1.0.0`) repeat across different content items legitimately; the IG's
+        // uniqueness rule presumes `url|version`, so only a repeated item is reported.
+        let mut dup_items: Vec<_> = items.into_iter().filter(|(_, v)| v.len() > 1).collect();
+        dup_items.sort_by_key(|(_, v)| v[0]);
+        for ((_, version), idx) in dup_items {
             let first = idx[0];
             for &i in &idx[1..] {
                 self.push(
@@ -229,45 +276,66 @@ impl Validator {
 
     fn entry(&mut self, e: &Entry, loc: Location) {
         if e.id.is_none() {
-            self.push(FindingCode::EntryMissingId, loc.clone(), "entry has no id".into());
+            self.push(
+                FindingCode::EntryMissingId,
+                loc.clone(),
+                "entry has no id".into(),
+            );
         }
         match &e.title {
-            None => self.push(FindingCode::EntryMissingTitle, loc.clone(), "entry has no title".into()),
+            None => self.push(
+                FindingCode::EntryMissingTitle,
+                loc.clone(),
+                "entry has no title".into(),
+            ),
             Some(_) => {}
         }
         match &e.updated {
-            None => self.push(FindingCode::EntryMissingUpdated, loc.clone(), "entry has no updated".into()),
+            None => self.push(
+                FindingCode::EntryMissingUpdated,
+                loc.clone(),
+                "entry has no updated".into(),
+            ),
             Some(d) => self.date(d, "entry updated", loc.clone()),
         }
         match &e.published {
-            None if self.profile == Profile::Preload => {
-                let mut f = Finding::new(
-                    FindingCode::EntryMissingPublished,
-                    self.profile,
-                    loc.clone(),
-                    "entry has no published; Ontoserver 6.24's preload needs it",
-                );
-                f.severity = super::finding::Severity::Error;
-                self.findings.push(f);
-            }
+            None if self.profile == Profile::Preload => self.push(
+                FindingCode::EntryMissingPublished,
+                loc.clone(),
+                "entry has no published; Ontoserver 6.24's preload needs it".into(),
+            ),
             None => {}
             Some(d) => self.date(d, "entry published", loc.clone()),
         }
         for p in &e.authors {
-            let nulls = [&p.name, &p.uri, &p.email].iter().any(|v| v.as_deref() == Some("null"));
+            let nulls = [&p.name, &p.uri, &p.email]
+                .iter()
+                .any(|v| v.as_deref() == Some("null"));
             if nulls {
-                self.push(FindingCode::EntryAuthorNull, loc.clone(), "author holds the string 'null'".into());
+                self.push(
+                    FindingCode::EntryAuthorNull,
+                    loc.clone(),
+                    "author holds the string 'null'".into(),
+                );
             }
         }
 
         // Categories.
         if e.categories.is_empty() {
-            self.push(FindingCode::EntryMissingCategory, loc.clone(), "entry has no category".into());
+            self.push(
+                FindingCode::EntryMissingCategory,
+                loc.clone(),
+                "entry has no category".into(),
+            );
         } else {
             let mut registered = false;
             for c in &e.categories {
                 if c.term.is_empty() {
-                    self.push(FindingCode::CategoryMissingTerm, loc.clone(), "category has no term".into());
+                    self.push(
+                        FindingCode::CategoryMissingTerm,
+                        loc.clone(),
+                        "category has no term".into(),
+                    );
                 }
                 match &c.scheme {
                     None => self.push(
@@ -313,7 +381,12 @@ impl Validator {
                 "entry has no ncts:contentItemVersion".into(),
             );
         }
-        self.duplicates(&e.extensions, ENTRY_SINGLES, NCTS_ENTRY_SINGLES, loc.clone());
+        self.duplicates(
+            &e.extensions,
+            ENTRY_SINGLES,
+            NCTS_ENTRY_SINGLES,
+            loc.clone(),
+        );
         self.lookalikes(&e.extensions, loc.clone());
         if let Some(d) = &e.package_dependency {
             self.lookalikes(&d.extensions, loc.clone());
@@ -391,7 +464,11 @@ impl Validator {
                 );
             }
         } else if e.links.is_empty() {
-            self.push(FindingCode::EntryMissingLink, loc.clone(), "entry has no link".into());
+            self.push(
+                FindingCode::EntryMissingLink,
+                loc.clone(),
+                "entry has no link".into(),
+            );
         } else if !has_alternate {
             self.push(
                 FindingCode::EntryMissingAlternateLink,
@@ -403,7 +480,10 @@ impl Validator {
             self.push(
                 FindingCode::EntryMultipleLinks,
                 loc.clone(),
-                format!("entry has {} links (NCTS CP 107 asks for one)", e.links.len()),
+                format!(
+                    "entry has {} links (NCTS CP 107 asks for one)",
+                    e.links.len()
+                ),
             );
         }
         for l in &e.links {
@@ -413,20 +493,35 @@ impl Validator {
 
     fn link(&mut self, l: &Link, loc: Location) {
         if l.href.is_empty() {
-            self.push(FindingCode::LinkMissingHref, loc.clone(), "link has no href".into());
+            self.push(
+                FindingCode::LinkMissingHref,
+                loc.clone(),
+                "link has no href".into(),
+            );
         }
         if l.rel.is_none() {
-            self.push(FindingCode::LinkMissingRel, loc.clone(), format!("link {} has no rel", l.href));
+            self.push(
+                FindingCode::LinkMissingRel,
+                loc.clone(),
+                format!("link {} has no rel", l.href),
+            );
         }
         if l.media_type.is_none() {
-            self.push(FindingCode::LinkMissingType, loc.clone(), format!("link {} has no type", l.href));
+            self.push(
+                FindingCode::LinkMissingType,
+                loc.clone(),
+                format!("link {} has no type", l.href),
+            );
         }
         let artefact = matches!(l.effective_rel(), LinkRel::Alternate | LinkRel::Related);
         if artefact && l.sha256.is_none() && l.md5.is_none() {
             self.push(
                 FindingCode::LinkMissingHash,
                 loc.clone(),
-                format!("link {} has neither ncts:sha256Hash nor sct:md5Hash", l.href),
+                format!(
+                    "link {} has neither ncts:sha256Hash nor sct:md5Hash",
+                    l.href
+                ),
             );
         }
         match &l.sha256 {
@@ -473,9 +568,11 @@ impl Validator {
 
     fn date(&mut self, d: &Checked<super::values::AtomDate>, what: &str, loc: Location) {
         match d {
-            Checked::Malformed(raw) => {
-                self.push(FindingCode::DateMalformed, loc, format!("{what} '{raw}' is not a date"))
-            }
+            Checked::Malformed(raw) => self.push(
+                FindingCode::DateMalformed,
+                loc,
+                format!("{what} '{raw}' is not a date"),
+            ),
             Checked::Valid(d) => match d.value() {
                 DateValue::Instant(_) => {}
                 DateValue::Floating(_) => self.push(
@@ -504,7 +601,10 @@ impl Validator {
                 self.push(
                     FindingCode::DuplicateElement,
                     loc.clone(),
-                    format!("<{}> appears more than once; the repeat is kept as foreign markup", x.name.local),
+                    format!(
+                        "<{}> appears more than once; the repeat is kept as foreign markup",
+                        x.name.local
+                    ),
                 );
             }
         }
@@ -522,7 +622,10 @@ impl Validator {
                         self.push(
                             FindingCode::ExtensionUnknownElement,
                             loc.clone(),
-                            format!("<{}> is not an element of its extension; kept as foreign markup", x.name),
+                            format!(
+                                "<{}> is not an element of its extension; kept as foreign markup",
+                                x.name
+                            ),
                         );
                     }
                 }
@@ -544,14 +647,23 @@ impl Validator {
     }
 
     fn dependencies(&mut self, feed: &Feed) {
-        let offered: HashSet<&str> =
-            feed.entries.iter().filter_map(|e| e.version.as_ref().map(|v| v.as_str())).collect();
+        let offered: HashSet<&str> = feed
+            .entries
+            .iter()
+            .filter_map(|e| e.version.as_ref().map(|v| v.as_str()))
+            .collect();
         let mut graph: HashMap<&str, Vec<&str>> = HashMap::new();
         for (i, e) in feed.entries.iter().enumerate() {
-            let Some(d) = &e.package_dependency else { continue };
+            let Some(d) = &e.package_dependency else {
+                continue;
+            };
             let loc = || Location::entry(i, e.id.clone());
             if d.editions.is_empty() && d.derivatives.is_empty() {
-                self.push(FindingCode::DependencyEmpty, loc(), "sct:packageDependency is empty".into());
+                self.push(
+                    FindingCode::DependencyEmpty,
+                    loc(),
+                    "sct:packageDependency is empty".into(),
+                );
             }
             for dep in d.all() {
                 if !snomed_version_uri(dep) {
@@ -586,7 +698,9 @@ fn fhir_version_ok(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
     v.len() <= 5
         && (parts.len() == 2 || parts.len() == 3)
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `^http://snomed\.info/x?sct/\d+/version/\d{8}$`
@@ -597,7 +711,9 @@ fn snomed_version_uri(s: &str) -> bool {
     else {
         return false;
     };
-    let Some((module, date)) = rest.split_once("/version/") else { return false };
+    let Some((module, date)) = rest.split_once("/version/") else {
+        return false;
+    };
     !module.is_empty()
         && module.bytes().all(|b| b.is_ascii_digit())
         && date.len() == 8
@@ -664,9 +780,15 @@ mod tests {
 
     #[test]
     fn snomed_dependency_uris() {
-        assert!(snomed_version_uri("http://snomed.info/sct/900000000000207008/version/20220731"));
-        assert!(snomed_version_uri("http://snomed.info/xsct/1/version/20220731"));
-        assert!(!snomed_version_uri("http://snomed.info/sct/816211006/version/20220131 "));
+        assert!(snomed_version_uri(
+            "http://snomed.info/sct/900000000000207008/version/20220731"
+        ));
+        assert!(snomed_version_uri(
+            "http://snomed.info/xsct/1/version/20220731"
+        ));
+        assert!(!snomed_version_uri(
+            "http://snomed.info/sct/816211006/version/20220131 "
+        ));
         assert!(!snomed_version_uri(""));
     }
 

@@ -62,7 +62,10 @@ impl fmt::Display for HashProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HashProblem::WrongLength { expected, found } => {
-                write!(f, "expected {expected} hex digits, found {found} characters")
+                write!(
+                    f,
+                    "expected {expected} hex digits, found {found} characters"
+                )
             }
             HashProblem::NotHex => f.write_str("contains characters that are not hex digits"),
         }
@@ -74,7 +77,10 @@ fn check_hex(raw: &str, expected: usize) -> Result<(), HashProblem> {
         return Err(HashProblem::NotHex);
     }
     if raw.len() != expected {
-        return Err(HashProblem::WrongLength { expected, found: raw.chars().count() });
+        return Err(HashProblem::WrongLength {
+            expected,
+            found: raw.chars().count(),
+        });
     }
     Ok(())
 }
@@ -203,7 +209,11 @@ pub struct DateProblem {
 
 impl fmt::Display for DateProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "'{}' is not an RFC 3339 date-time, a date-time without offset, or a date", self.raw)
+        write!(
+            f,
+            "'{}' is not an RFC 3339 date-time, a date-time without offset, or a date",
+            self.raw
+        )
     }
 }
 
@@ -234,19 +244,29 @@ impl AtomDate {
         } else if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             DateValue::DateOnly(d)
         } else {
-            return Err(DateProblem { raw: raw.to_owned() });
+            return Err(DateProblem {
+                raw: raw.to_owned(),
+            });
         };
-        Ok(Self { raw: raw.to_owned(), value })
+        Ok(Self {
+            raw: raw.to_owned(),
+            value,
+        })
     }
 
     /// A date for an instant, written in RFC 3339 with `Z` for UTC.
     pub fn from_instant(instant: DateTime<FixedOffset>) -> Self {
         let raw = if instant.offset().local_minus_utc() == 0 {
-            instant.to_utc().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            instant
+                .to_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
         } else {
             instant.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
         };
-        Self { raw, value: DateValue::Instant(instant) }
+        Self {
+            raw,
+            value: DateValue::Instant(instant),
+        }
     }
 
     /// The text as written in the feed.
@@ -353,9 +373,15 @@ mod tests {
     fn sha256_rejects_md5_length_and_junk() {
         assert_eq!(
             Sha256::parse("0290ad7f6e431063166afd91cd2b8c37"),
-            Err(HashProblem::WrongLength { expected: 64, found: 32 })
+            Err(HashProblem::WrongLength {
+                expected: 64,
+                found: 32
+            })
         );
-        assert_eq!(Sha256::parse("thisHashIsIncorrect"), Err(HashProblem::NotHex));
+        assert_eq!(
+            Sha256::parse("thisHashIsIncorrect"),
+            Err(HashProblem::NotHex)
+        );
         assert_eq!(Md5::parse("9c9b…"), Err(HashProblem::NotHex));
     }
 
@@ -380,8 +406,14 @@ mod tests {
 
     #[test]
     fn lengths_with_separators_recover() {
-        assert_eq!(parse_length("533422481"), Some(LengthRead::Plain(533_422_481)));
-        assert_eq!(parse_length("1,823,821,786"), Some(LengthRead::Separated(1_823_821_786)));
+        assert_eq!(
+            parse_length("533422481"),
+            Some(LengthRead::Plain(533_422_481))
+        );
+        assert_eq!(
+            parse_length("1,823,821,786"),
+            Some(LengthRead::Separated(1_823_821_786))
+        );
         assert_eq!(parse_length("1,82,3"), None);
         assert_eq!(parse_length("-1"), None);
         assert_eq!(parse_length(""), None);

@@ -4,8 +4,7 @@ use std::fmt::Write as _;
 use std::io;
 
 use super::model::{
-    Attribute, Category, Element, Entry, Feed, Generator, Link, Node, Person, Source, Text,
-    XmlName,
+    Attribute, Category, Element, Entry, Feed, Generator, Link, Node, Person, Source, Text, XmlName,
 };
 use super::ns;
 use super::values::{AtomDate, Checked};
@@ -43,7 +42,9 @@ impl WriteOptions {
 
     /// Write a preload feed for a terminology server.
     pub fn preload(self_link: Option<String>) -> Self {
-        Self { target: WriteTarget::Preload { self_link } }
+        Self {
+            target: WriteTarget::Preload { self_link },
+        }
     }
 }
 
@@ -92,8 +93,15 @@ struct Usage {
 }
 
 fn usage(feed: &Feed) -> Usage {
-    let mut u = Usage { sct: false, onto: false, hl7: false };
-    let links = feed.links.iter().chain(feed.entries.iter().flat_map(|e| e.links.iter()));
+    let mut u = Usage {
+        sct: false,
+        onto: false,
+        hl7: false,
+    };
+    let links = feed
+        .links
+        .iter()
+        .chain(feed.entries.iter().flat_map(|e| e.links.iter()));
     for l in links {
         u.sct |= l.md5.is_some();
         u.onto |= l.validated.is_some();
@@ -125,7 +133,11 @@ impl Writer {
         if u.hl7 {
             scope.push(("hl7".into(), ns::HL7.into()));
         }
-        Self { out: String::with_capacity(capacity), scope, generated: 0 }
+        Self {
+            out: String::with_capacity(capacity),
+            scope,
+            generated: 0,
+        }
     }
 
     fn feed(&mut self, feed: &Feed, options: &WriteOptions) {
@@ -133,7 +145,8 @@ impl Writer {
             WriteTarget::Faithful => None,
             WriteTarget::Preload { self_link } => Some(self_link.as_deref()),
         };
-        self.out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed");
+        self.out
+            .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed");
         for (prefix, uri) in self.scope.clone() {
             if prefix == "xml" {
                 continue;
@@ -408,7 +421,9 @@ impl Writer {
             None => {}
         }
         match &l.validated {
-            Some(Checked::Valid(b)) => attr(self, "onto:validated", if *b { "true" } else { "false" }),
+            Some(Checked::Valid(b)) => {
+                attr(self, "onto:validated", if *b { "true" } else { "false" })
+            }
             Some(Checked::Malformed(raw)) => attr(self, "onto:validated", raw),
             None => {}
         }
@@ -525,7 +540,11 @@ impl Writer {
     }
 
     fn lookup(&self, prefix: &str) -> Option<&str> {
-        self.scope.iter().rev().find(|(p, _)| p == prefix).map(|(_, n)| n.as_str())
+        self.scope
+            .iter()
+            .rev()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, n)| n.as_str())
     }
 
     /// The prefix to write `name` with, declaring one (pushed to `decls` and the scope) when
@@ -563,7 +582,10 @@ impl Writer {
                 return p;
             }
         }
-        let hint = name.prefix.as_deref().filter(|p| !p.is_empty() && *p != "xml" && *p != "xmlns");
+        let hint = name
+            .prefix
+            .as_deref()
+            .filter(|p| !p.is_empty() && *p != "xml" && *p != "xmlns");
         let prefix = match hint {
             Some(h) if self.lookup(h).is_none() => h.to_owned(),
             _ => loop {
@@ -634,7 +656,10 @@ fn escape_text(out: &mut String, s: &str) {
 }
 
 fn escape_attr(out: &mut String, s: &str) {
-    if !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'"' | b'\t' | b'\n' | b'\r')) {
+    if !s
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'"' | b'\t' | b'\n' | b'\r'))
+    {
         out.push_str(s);
         return;
     }

@@ -1,0 +1,378 @@
+//! One in-repo feed per deviation class of FEED-FORMAT §17, read leniently with the finding
+//! it should produce; malformed and hostile input fails with a located, typed error.
+
+use release_model::feed::{
+    Checked, ContentType, DateValue, EntryReader, Finding, FindingCode, Limits, Profile,
+    ReadOptions, ReadOutcome, Severity, read_feed, validate_read,
+};
+use release_model::{Error, Limit};
+
+use crate::data;
+
+fn lenient(name: &str) -> (ReadOutcome, Vec<Finding>) {
+    let o =
+        read_feed(&data(name), &ReadOptions::lenient()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let f = validate_read(&o, Profile::Lenient);
+    (o, f)
+}
+
+fn has(f: &[Finding], code: FindingCode) -> usize {
+    f.iter().filter(|x| x.code == code).count()
+}
+
+#[test]
+fn raw_ampersand_in_attribute_recovers_leniently_and_fails_strictly() {
+    let (o, f) = lenient("raw-ampersand.xml");
+    assert_eq!(
+        o.feed.entries[0].links[0].href,
+        "https://www.dropbox.com/s/x/pkg.zip?dl=1&rlkey=abc"
+    );
+    assert_eq!(has(&f, FindingCode::XmlUnescapedAmpersand), 1);
+    let err =
+        read_feed(&data("raw-ampersand.xml"), &ReadOptions::strict()).expect_err("not well-formed");
+    let Error::Malformed {
+        position, expected, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(position.line, 10);
+    assert!(expected.is_some());
+    assert!(
+        err.to_string()
+            .starts_with("malformed feed at line 10, column"),
+        "{err}"
+    );
+    // Rewritten, the '&' is escaped and the feed is well-formed.
+    let again = read_feed(o.feed.to_xml().as_bytes(), &ReadOptions::strict()).expect("well-formed");
+    assert_eq!(again.feed, o.feed);
+}
+
+#[test]
+fn dates_without_offset_or_time_and_missing_updated() {
+    let (o, f) = lenient("dates.xml");
+    let e = &o.feed.entries;
+    assert!(matches!(
+        e[0].updated
+            .as_ref()
+            .and_then(Checked::valid)
+            .map(|d| d.value()),
+        Some(DateValue::Floating(_))
+    ));
+    assert!(matches!(
+        e[1].updated
+            .as_ref()
+            .and_then(Checked::valid)
+            .map(|d| d.value()),
+        Some(DateValue::DateOnly(_))
+    ));
+    assert!(e[2].updated.is_none());
+    assert_eq!(
+        has(&f, FindingCode::DateMissingOffset),
+        2,
+        "feed and entry 0"
+    );
+    assert_eq!(has(&f, FindingCode::DateMissingTime), 1);
+    assert_eq!(has(&f, FindingCode::EntryMissingUpdated), 1);
+    // Lenient: warnings; strict: errors.
+    assert!(
+        f.iter()
+            .filter(|x| x.code == FindingCode::DateMissingOffset)
+            .all(|x| x.severity == Severity::Warning)
+    );
+    let strict = validate_read(&o, Profile::Strict);
+    assert!(
+        strict
+            .iter()
+            .filter(|x| x.code == FindingCode::DateMissingOffset)
+            .all(|x| x.severity == Severity::Error)
+    );
+}
+
+#[test]
+fn lengths_with_separators_zero_and_missing() {
+    let (o, f) = lenient("lengths.xml");
+    assert_eq!(
+        o.feed.entries[0].links[0].length_bytes(),
+        Some(1_823_821_786)
+    );
+    assert_eq!(o.feed.links[1].length_bytes(), Some(0));
+    assert!(o.feed.entries[1].links[0].length.is_none());
+    assert_eq!(
+        o.feed.entries[2].links[0].length,
+        Some(Checked::Malformed("12 MB".into()))
+    );
+    assert_eq!(has(&f, FindingCode::LinkLengthSeparators), 1);
+    assert_eq!(has(&f, FindingCode::LinkLengthMalformed), 1);
+    assert_eq!(has(&f, FindingCode::LinkMissingHash), 2);
+    // Separators are not written back: the value is canonical digits.
+    assert!(o.feed.to_xml().contains("length=\"1823821786\""));
+}
+
+#[test]
+fn hashes_short_placeholder_upper_case_and_unprefixed() {
+    let (o, f) = lenient("hashes.xml");
+    assert_eq!(has(&f, FindingCode::LinkSha256Malformed), 2);
+    assert_eq!(has(&f, FindingCode::LinkHashNotLowercase), 1);
+    assert_eq!(has(&f, FindingCode::LinkHashUnprefixed), 1);
+    assert!(
+        o.feed.entries[3].links[0].sha256().is_some(),
+        "unprefixed sha256Hash is read as the hash"
+    );
+    let md5 = o.feed.entries[2].links[0]
+        .md5()
+        .expect("upper-case hex is still a digest");
+    assert_eq!(md5.to_bytes()[0], 0x02);
+}
+
+#[test]
+fn text_quirks_are_kept_verbatim() {
+    let (o, f) = lenient("text-quirks.xml");
+    let e = &o.feed.entries[0];
+    assert_eq!(
+        e.title.as_ref().map(|t| t.as_str()),
+        Some(" SNOMED CT Belgian Edition")
+    );
+    assert_eq!(e.summary.as_ref().map(|t| t.as_str()), Some(""));
+    assert!(
+        e.rights
+            .as_ref()
+            .is_some_and(|r| r.as_str().contains('\u{FFFD}'))
+    );
+    assert_eq!(e.authors[0].name.as_deref(), Some("null"));
+    assert_eq!(has(&f, FindingCode::EntryAuthorNull), 1);
+}
+
+#[test]
+fn profile_after_the_entries_and_alternate_pointing_at_the_profile() {
+    let (o, f) = lenient("profile-last.xml");
+    assert_eq!(
+        o.feed.profile.as_deref(),
+        Some(release_model::feed::ns::PROFILE_ASF)
+    );
+    assert_eq!(has(&f, FindingCode::FeedProfileMissing), 0);
+    assert_eq!(has(&f, FindingCode::FeedAlternateIsProfile), 1);
+    // The streaming reader has the profile once the entries are done.
+    let bytes = data("profile-last.xml");
+    let mut r = EntryReader::new(&bytes[..], &ReadOptions::lenient()).expect("starts");
+    assert!(r.header().profile.is_none());
+    assert_eq!(r.by_ref().count(), 1);
+    assert!(r.header().profile.is_some());
+}
+
+#[test]
+fn related_only_links_and_octet_stream() {
+    let (o, f) = lenient("related-only.xml");
+    assert!(o.feed.entries[0].alternate_link().is_none());
+    assert_eq!(has(&f, FindingCode::EntryMissingAlternateLink), 1);
+    assert_eq!(
+        o.feed.entries[1].links[0].media_type.as_deref(),
+        Some("application/octet-stream")
+    );
+}
+
+#[test]
+fn namespaces_bind_by_uri_not_prefix() {
+    let (o, f) = lenient("namespaces.xml");
+    let e = &o.feed.entries[0];
+    assert_eq!(o.feed.title.as_ref().map(|t| t.as_str()), Some("Prefixed"));
+    assert!(
+        o.feed.profile.is_some(),
+        "asf: is bound to the ncts namespace"
+    );
+    assert_eq!(
+        e.identifier.as_ref().map(|i| i.as_str()),
+        Some("http://loinc.org")
+    );
+    assert_eq!(
+        e.version.as_ref().map(|v| v.as_str()),
+        Some("2.81"),
+        "ncts redeclared on the element"
+    );
+    assert!(e.links[0].sha256().is_some());
+    assert!(
+        e.fhir_versions.is_empty(),
+        "ncts: here is bound to another namespace"
+    );
+    let foreign: Vec<_> = e.extensions.iter().map(|x| x.name.local.as_str()).collect();
+    assert_eq!(foreign, ["fhirVersion", "entryNote"]);
+    assert_eq!(e.extensions[1].text(), "kept as foreign");
+    assert_eq!(has(&f, FindingCode::ExtensionWrongNamespace), 1);
+    let again = read_feed(o.feed.to_xml().as_bytes(), &ReadOptions::strict()).expect("well-formed");
+    assert_eq!(again.feed, o.feed, "foreign markup round-trips");
+}
+
+#[test]
+fn non_ig_terms_and_schemes() {
+    let (o, f) = lenient("terms.xml");
+    let types: Vec<_> = o
+        .feed
+        .entries
+        .iter()
+        .map(|e| e.content_type().expect("has a category"))
+        .collect();
+    assert_eq!(types[0], ContentType::AmtCsv);
+    assert_eq!(types[1], ContentType::OtherPackage);
+    assert!(types[2].is_binary_index());
+    assert!(matches!(&types[3], ContentType::Other { term, .. } if term == "SCT_RF2_BLUE"));
+    assert_eq!(
+        has(&f, FindingCode::CategoryTermNotInScheme),
+        1,
+        "only SCT_RF2_BLUE breaks the bound scheme"
+    );
+    assert_eq!(
+        has(&f, FindingCode::EntryNoRegisteredScheme),
+        1,
+        "urn:example:scheme"
+    );
+}
+
+#[test]
+fn dtd_entities_are_never_expanded() {
+    let (o, f) = lenient("dtd-entity.xml");
+    assert_eq!(o.feed.title.as_ref().map(|t| t.as_str()), Some("&lol2;"));
+    assert_eq!(has(&f, FindingCode::XmlUnknownEntity), 1);
+    let err =
+        read_feed(&data("dtd-entity.xml"), &ReadOptions::strict()).expect_err("undeclared entity");
+    assert!(
+        matches!(err, Error::Malformed { position, .. } if position.line == 3),
+        "{err}"
+    );
+}
+
+#[test]
+fn mismatched_end_tag_is_located() {
+    let err =
+        read_feed(&data("mismatched.xml"), &ReadOptions::lenient()).expect_err("not well-formed");
+    let Error::Malformed {
+        position, expected, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(position.line, 3);
+    assert_eq!(expected.as_deref(), Some("</title>"));
+}
+
+#[test]
+fn a_document_that_is_not_a_feed() {
+    let err = read_feed(&data("not-a-feed.xml"), &ReadOptions::lenient()).expect_err("rss");
+    assert!(
+        matches!(&err, Error::NotAFeed { found, position } if found == "rss" && position.line == 1),
+        "{err}"
+    );
+}
+
+#[test]
+fn truncated_and_empty_documents() {
+    let full = data("dates.xml");
+    for cut in [0, 10, 200, full.len() / 2, full.len() - 9] {
+        let err = read_feed(&full[..cut], &ReadOptions::lenient()).expect_err("truncated");
+        assert!(err.position().is_some(), "cut at {cut}: {err}");
+    }
+    let err = read_feed(
+        b"<feed xmlns=\"http://www.w3.org/2005/Atom\"></feed><feed/>",
+        &ReadOptions::lenient(),
+    )
+    .expect_err("two roots");
+    assert!(err.to_string().contains("after </feed>"), "{err}");
+}
+
+#[test]
+fn unknown_prefix_is_a_finding_leniently_and_an_error_strictly() {
+    let xml = br#"<feed xmlns="http://www.w3.org/2005/Atom"><id>1</id><x:thing>t</x:thing></feed>"#;
+    let o = read_feed(xml, &ReadOptions::lenient()).expect("lenient");
+    assert_eq!(o.findings[0].code, FindingCode::XmlUnknownPrefix);
+    assert_eq!(o.feed.extensions[0].name.local, "thing");
+    assert!(read_feed(xml, &ReadOptions::strict()).is_err());
+}
+
+#[test]
+fn limits_bound_depth_entries_and_text() {
+    let deep = format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\">{}{}</feed>",
+        "<x>".repeat(100),
+        "</x>".repeat(100)
+    );
+    let err = read_feed(deep.as_bytes(), &ReadOptions::lenient()).expect_err("too deep");
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                limit: Limit::Depth,
+                max: 64,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let many = format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\">{}</feed>",
+        "<entry/>".repeat(11)
+    );
+    let opts = ReadOptions::lenient().with_limits(Limits::default().max_entries(10));
+    let err = read_feed(many.as_bytes(), &opts).expect_err("too many entries");
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                limit: Limit::Entries,
+                max: 10,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let big = format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>{}</title></feed>",
+        "a".repeat(5000)
+    );
+    let opts = ReadOptions::lenient().with_limits(Limits::default().max_text_bytes(1000));
+    let err = read_feed(big.as_bytes(), &opts).expect_err("text too large");
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                limit: Limit::TextSize,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The streaming reader stops a hostile text node before buffering all of it.
+    let huge = format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>{}</title></feed>",
+        "a".repeat(400_000)
+    );
+    let opts = ReadOptions::lenient().with_limits(Limits::default().max_text_bytes(1000));
+    let mut r = EntryReader::new(
+        std::io::BufReader::with_capacity(4096, huge.as_bytes()),
+        &opts,
+    )
+    .expect("the feed start tag is small");
+    let err = r.next().expect("an item").expect_err("text too large");
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                limit: Limit::TextSize,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn findings_beyond_the_limit_are_counted_not_kept() {
+    let entries =
+        "<entry><published>2019-06-29</published><link href=\"x\" length=\"1,000\"/></entry>"
+            .repeat(20);
+    let xml = format!("<feed xmlns=\"http://www.w3.org/2005/Atom\">{entries}</feed>");
+    let opts = ReadOptions::lenient().with_limits(Limits::default().max_findings(5));
+    let o = read_feed(xml.as_bytes(), &opts).expect("reads");
+    assert_eq!(o.findings.len(), 5);
+    assert_eq!(o.dropped_findings, 15);
+}

@@ -31,6 +31,8 @@ pub fn fixtures_dir() -> Option<PathBuf> {
 }
 
 pub fn data(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("test data {}: {e}", path.display()))
 }
