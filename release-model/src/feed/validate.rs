@@ -34,8 +34,8 @@ pub fn validate(feed: &Feed, profile: Profile) -> Vec<Finding> {
 }
 
 /// Checks a feed that was read from a document: the reader's findings (graded under
-/// `profile`) followed by the validator's, each entry-level one located at its entry's line
-/// and column.
+/// `profile`) and the validator's, feed-level first and then entry by entry, each entry-level
+/// one located at its entry's line and column.
 pub fn validate_read(outcome: &ReadOutcome, profile: Profile) -> Vec<Finding> {
     let mut findings: Vec<Finding> = outcome
         .findings
@@ -52,6 +52,9 @@ pub fn validate_read(outcome: &ReadOutcome, profile: Profile) -> Vec<Finding> {
         }
         findings.push(f);
     }
+    // Feed-level findings first, then each entry's in document order; stable, so each
+    // entry's reader findings stay ahead of its rule checks.
+    findings.sort_by_key(|f| f.location.entry.map_or(0, |i| i + 1));
     findings
 }
 

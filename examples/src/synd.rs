@@ -1,0 +1,263 @@
+//! `synd`: a command-line front end over the workspace's crates.
+//!
+//! Exit codes follow one convention throughout: 0 success, 1 the check found problems,
+//! 2 the input could not be used (unreadable file, malformed feed, bad arguments).
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use release_model::feed::{
+    EntryReader, Feed, Profile, ReadOptions, ReadOutcome, Severity, read_feed, validate_read,
+};
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: the check found problems.
+pub const EXIT_FINDINGS: i32 = 1;
+/// Exit code: the input could not be used.
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "synd",
+    version,
+    about = "Release FHIR terminology content through syndication feeds"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Inspect and check syndication feeds.
+    #[command(subcommand)]
+    Feed(FeedCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum FeedCommand {
+    /// Check a feed: findings one per line; exit 0 when there are no errors, 1 when there are,
+    /// 2 when the feed cannot be read.
+    Check {
+        /// The feed document.
+        file: PathBuf,
+        /// Apply the IG and RFC 4287 as written (a document that is not well-formed fails).
+        #[arg(long, conflicts_with = "preload")]
+        strict: bool,
+        /// Check what a terminology server needs of a preload feed.
+        #[arg(long)]
+        preload: bool,
+    },
+    /// Show the feed's entries, or the whole model as JSON.
+    Show {
+        /// The feed document.
+        file: PathBuf,
+        /// Print the model as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Count entries by content type.
+    Stats {
+        /// The feed document.
+        file: PathBuf,
+        /// Use the streaming reader (memory independent of the entry count).
+        #[arg(long)]
+        stream: bool,
+    },
+    /// Write the feed and read it back: exit 0 when it reads back equal.
+    Roundtrip {
+        /// The feed document.
+        file: PathBuf,
+    },
+}
+
+/// Runs `synd` with `args` (the first is the program name), writing to `out` and `err`, and
+/// returns the exit code.
+pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            };
+            let target: &mut dyn Write = if e.use_stderr() { err } else { out };
+            let _ = write!(target, "{}", e.render());
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Feed(cmd) => feed(cmd, out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            let _ = writeln!(err, "synd: {message}");
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+/// A failure to use the input, already phrased for the operator.
+type Failure = String;
+
+fn load(path: &Path, options: &ReadOptions) -> Result<ReadOutcome, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    read_feed(&bytes, options).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn feed(cmd: FeedCommand, out: &mut dyn Write) -> Result<i32, Failure> {
+    let io = |e: std::io::Error| format!("writing output: {e}");
+    match cmd {
+        FeedCommand::Check {
+            file,
+            strict,
+            preload,
+        } => {
+            let (options, profile) = match (strict, preload) {
+                (true, _) => (ReadOptions::strict(), Profile::Strict),
+                (_, true) => (ReadOptions::lenient(), Profile::Preload),
+                _ => (ReadOptions::lenient(), Profile::Lenient),
+            };
+            let outcome = load(&file, &options)?;
+            let findings = validate_read(&outcome, profile);
+            let mut counts = [0usize; 3];
+            for f in &findings {
+                counts[f.severity as usize] += 1;
+                writeln!(out, "{}: {f}", file.display()).map_err(io)?;
+            }
+            if outcome.dropped_findings > 0 {
+                writeln!(
+                    out,
+                    "{}: {} more findings not kept",
+                    file.display(),
+                    outcome.dropped_findings
+                )
+                .map_err(io)?;
+            }
+            writeln!(
+                out,
+                "{}: {} entries; {} errors, {} warnings, {} info",
+                file.display(),
+                outcome.feed.entries.len(),
+                counts[Severity::Error as usize],
+                counts[Severity::Warning as usize],
+                counts[Severity::Info as usize],
+            )
+            .map_err(io)?;
+            Ok(if counts[Severity::Error as usize] > 0 {
+                EXIT_FINDINGS
+            } else {
+                EXIT_OK
+            })
+        }
+        FeedCommand::Show { file, json } => {
+            let outcome = load(&file, &ReadOptions::lenient())?;
+            if json {
+                serde_json::to_writer_pretty(&mut *out, &outcome.feed)
+                    .map_err(|e| format!("writing JSON: {e}"))?;
+                writeln!(out).map_err(io)?;
+            } else {
+                show(&outcome.feed, out).map_err(io)?;
+            }
+            Ok(EXIT_OK)
+        }
+        FeedCommand::Stats { file, stream } => {
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            let mut total = 0;
+            let mut tally = |entry: &release_model::feed::Entry| {
+                let key = entry
+                    .content_type()
+                    .map_or_else(|| "(no category)".to_owned(), |c| c.name());
+                *counts.entry(key).or_default() += 1;
+                total += 1;
+            };
+            if stream {
+                let f = File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+                let reader = EntryReader::new(
+                    BufReader::with_capacity(64 << 10, f),
+                    &ReadOptions::lenient(),
+                )
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+                for entry in reader {
+                    tally(&entry.map_err(|e| format!("{}: {e}", file.display()))?);
+                }
+            } else {
+                let outcome = load(&file, &ReadOptions::lenient())?;
+                outcome.feed.entries.iter().for_each(&mut tally);
+            }
+            for (name, n) in &counts {
+                writeln!(out, "{n:>8}  {name}").map_err(io)?;
+            }
+            writeln!(out, "{total:>8}  entries").map_err(io)?;
+            Ok(EXIT_OK)
+        }
+        FeedCommand::Roundtrip { file } => {
+            let outcome = load(&file, &ReadOptions::lenient())?;
+            let xml = outcome.feed.to_xml();
+            match read_feed(xml.as_bytes(), &ReadOptions::strict()) {
+                Ok(again) if again.feed == outcome.feed => {
+                    writeln!(
+                        out,
+                        "{}: round-trips ({} entries)",
+                        file.display(),
+                        outcome.feed.entries.len()
+                    )
+                    .map_err(io)?;
+                    Ok(EXIT_OK)
+                }
+                Ok(_) => {
+                    writeln!(
+                        out,
+                        "{}: the rewritten feed reads back different",
+                        file.display()
+                    )
+                    .map_err(io)?;
+                    Ok(EXIT_FINDINGS)
+                }
+                Err(e) => {
+                    writeln!(
+                        out,
+                        "{}: the rewritten feed does not read: {e}",
+                        file.display()
+                    )
+                    .map_err(io)?;
+                    Ok(EXIT_FINDINGS)
+                }
+            }
+        }
+    }
+}
+
+fn show(feed: &Feed, out: &mut dyn Write) -> std::io::Result<()> {
+    let text = |t: &Option<release_model::feed::Text>| {
+        t.as_ref().map_or(String::new(), |t| t.value.clone())
+    };
+    writeln!(
+        out,
+        "feed {}  {}",
+        feed.id.as_ref().map_or("-", |i| i.as_str()),
+        text(&feed.title)
+    )?;
+    for (i, e) in feed.entries.iter().enumerate() {
+        writeln!(
+            out,
+            "{i:>4}  {:<22} {}  {}",
+            e.content_type()
+                .map_or_else(|| "-".to_owned(), |c| c.name()),
+            e.identifier.as_ref().map_or("-", |v| v.as_str()),
+            e.version.as_ref().map_or("-", |v| v.as_str()),
+        )?;
+    }
+    Ok(())
+}

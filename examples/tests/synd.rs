@@ -1,0 +1,161 @@
+//! The `synd` example, driven in-process: exit codes, JSON shape, and golden output.
+
+use std::path::PathBuf;
+
+fn fixtures() -> Option<PathBuf> {
+    let dir = match std::env::var_os("SYND_FIXTURES") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
+    };
+    if dir.join("feeds").is_dir() {
+        return Some(dir.join("feeds"));
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "shared fixtures not found at {}",
+        dir.display()
+    );
+    None
+}
+
+fn feed(name: &str) -> Option<String> {
+    fixtures().map(|d| d.join(name).display().to_string())
+}
+
+/// Runs synd; returns (exit code, stdout with the fixture folder replaced, stderr).
+fn synd(args: &[&str]) -> (i32, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let mut argv = vec!["synd"];
+    argv.extend_from_slice(args);
+    let code = examples::synd::run(argv, &mut out, &mut err);
+    let dir = fixtures()
+        .map(|d| format!("{}/", d.display()))
+        .unwrap_or_default();
+    let clean = |b: Vec<u8>| {
+        let s = String::from_utf8(b).expect("synd writes UTF-8");
+        if dir.is_empty() {
+            s
+        } else {
+            s.replace(&dir, "")
+        }
+    };
+    (code, clean(out), clean(err))
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("golden file writes");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
+            path.display()
+        )
+    });
+    assert_eq!(actual, expected, "output differs from {}", path.display());
+}
+
+#[test]
+fn check_reports_findings_and_exits_one_on_errors() {
+    let Some(f) = feed("ncts-syndication-client__syndication.xml") else {
+        return;
+    };
+    let (code, out, _) = synd(&["feed", "check", &f]);
+    assert_eq!(code, 1);
+    golden("check-ncts-syndication-client.txt", &out);
+}
+
+#[test]
+fn check_exits_zero_without_errors() {
+    let Some(f) = feed("ontoserver-deploy__pathology-permissions-demo__preload.xml") else {
+        return;
+    };
+    let (code, out, _) = synd(&["feed", "check", "--preload", &f]);
+    assert_eq!(code, 0, "{out}");
+    golden("check-preload-accepted.txt", &out);
+    let Some(f) = feed("ontoserver-deploy__pathology-permissions-demo__preload@ba3b529.xml") else {
+        return;
+    };
+    let (code, out, _) = synd(&["feed", "check", "--preload", &f]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FEED_AUTHOR_IN_PRELOAD"));
+}
+
+#[test]
+fn check_exits_two_with_line_and_column_when_unreadable() {
+    let Some(f) = feed("fhir-syndication-ig__pagecontent-entry-fragments.xml") else {
+        return;
+    };
+    let (code, out, err) = synd(&["feed", "check", "--strict", &f]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(err.contains("line 139, column 3"), "{err}");
+    let (code, _, err) = synd(&["feed", "check", "/no/such/feed.xml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/no/such/feed.xml"), "{err}");
+    let (code, _, _) = synd(&["feed", "frobnicate"]);
+    assert_eq!(code, 2, "bad arguments");
+}
+
+#[test]
+fn show_json_has_the_documented_fields() {
+    let Some(f) = feed("IHTSDO-termserver-syndication__feed-example.xml") else {
+        return;
+    };
+    let (code, out, _) = synd(&["feed", "show", "--json", &f]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    let e = &v["entries"][0];
+    assert_eq!(e["id"], "urn:uuid:3cca1feb-16f8-4c34-b5e4-692e70ae30ca");
+    assert_eq!(e["identifier"], "http://snomed.info/sct/900000000000207008");
+    assert_eq!(
+        e["version"],
+        "http://snomed.info/sct/900000000000207008/version/20230430"
+    );
+    assert_eq!(e["categories"][0]["term"], "SCT_RF2_FULL");
+    assert_eq!(e["categories"][0]["label"], "SNOMED CT RF2 Full");
+    assert!(e["categories"][0]["scheme"].is_string());
+    let l = &e["links"][0];
+    assert_eq!(l["rel"], "alternate");
+    assert_eq!(l["type"], "application/zip");
+    assert_eq!(l["length"], 533_422_481u64);
+    assert_eq!(l["md5"], "0290ad7f6e431063166afd91cd2b8c37");
+    assert!(l["sha256"].is_null());
+    assert!(
+        l["href"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("https://"))
+    );
+    let (_, text, _) = synd(&["feed", "show", &f]);
+    golden("show-ihtsdo-example.txt", &text);
+}
+
+#[test]
+fn stats_full_and_streaming_agree() {
+    let Some(f) = feed("ncts-syndication-client__syndication.xml") else {
+        return;
+    };
+    let (code, full, _) = synd(&["feed", "stats", &f]);
+    assert_eq!(code, 0);
+    let (_, streamed, _) = synd(&["feed", "stats", "--stream", &f]);
+    assert_eq!(full, streamed);
+    golden("stats-ncts-syndication-client.txt", &full);
+}
+
+#[test]
+fn roundtrip_succeeds_on_every_fixture() {
+    let Some(dir) = fixtures() else { return };
+    for entry in std::fs::read_dir(dir).expect("fixture folder lists") {
+        let p = entry.expect("entry").path();
+        if p.extension().and_then(|e| e.to_str()) != Some("xml") {
+            continue;
+        }
+        let (code, out, err) = synd(&["feed", "roundtrip", &p.display().to_string()]);
+        assert_eq!(code, 0, "{}: {out}{err}", p.display());
+    }
+}
