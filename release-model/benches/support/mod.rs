@@ -12,7 +12,7 @@ const NCTS: &str = "http://ns.electronichealth.net.au/ncts/syndication/asf/exten
 const SCHEME: &str = "http://ns.electronichealth.net.au/ncts/syndication/asf/scheme/1.0.0";
 
 /// A feed of `entries` entries, as XML.
-pub fn ncts_shaped(entries: usize) -> String {
+pub(super) fn ncts_shaped(entries: usize) -> String {
     let mut out = String::with_capacity(entries * 1300 + 1024);
     let _ = write!(
         out,
@@ -28,7 +28,7 @@ pub fn ncts_shaped(entries: usize) -> String {
         let release = i / 7;
         let date = 20_000_101 + (release % 9000);
         let (term, scheme, ident, version, media, fhir) = match i % 7 {
-            0 | 1 | 2 => (
+            0..=2 => (
                 ["SCT_RF2_FULL", "SCT_RF2_SNAPSHOT", "SCT_RF2_ALL"][i % 7],
                 SCHEME,
                 "http://snomed.info/sct/32506021000036107".to_owned(),

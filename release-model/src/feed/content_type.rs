@@ -97,14 +97,13 @@ impl ContentType {
                 if let Some(known) = Self::asf_term(term) {
                     return known;
                 }
-                if let Some(rt) = term.strip_prefix("FHIR_") {
-                    if !rt.is_empty()
-                        && !rt.ends_with("_RETRACT")
-                        && rt.bytes().all(|b| b.is_ascii_alphanumeric())
-                        && rt.as_bytes()[0].is_ascii_uppercase()
-                    {
-                        return ContentType::FhirResource(rt.to_owned());
-                    }
+                if let Some(rt) = term.strip_prefix("FHIR_")
+                    && !rt.is_empty()
+                    && !rt.ends_with("_RETRACT")
+                    && rt.bytes().all(|b| b.is_ascii_alphanumeric())
+                    && rt.as_bytes()[0].is_ascii_uppercase()
+                {
+                    return ContentType::FhirResource(rt.to_owned());
                 }
             }
             Some(SCHEME_AMT_CSV) if term == "AMT_CSV" => return ContentType::AmtCsv,

@@ -252,7 +252,7 @@ impl<R: BufRead> EntryReader<R> {
     /// # Errors
     /// As [`read_feed`].
     pub fn finish(mut self) -> Result<Feed, Error> {
-        while let Some(entry) = self.next() {
+        for entry in self.by_ref() {
             entry?;
         }
         Ok(self.header)
@@ -1252,9 +1252,10 @@ impl<S: EventSource> Parser<S> {
             let position = self.src.position(start.offset);
             return Err(Error::NotAFeed { position, found });
         }
-        let mut feed = Feed::default();
-        feed.attributes = foreign_attrs(start.attrs);
-        Ok(feed)
+        Ok(Feed {
+            attributes: foreign_attrs(start.attrs),
+            ..Feed::default()
+        })
     }
 
     /// Reads the feed's children up to the next entry (returned) or the end of the feed.

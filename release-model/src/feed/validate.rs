@@ -142,16 +142,15 @@ impl Validator {
                 self.date(d, "feed updated", here());
                 if let (Some(Checked::Valid(d)), Some(latest)) =
                     (&feed.updated, feed.latest_entry_update())
+                    && d.to_utc() < latest
                 {
-                    if d.to_utc() < latest {
-                        self.push(
-                            FindingCode::FeedUpdatedNotLatest,
-                            here(),
-                            format!(
-                                "feed updated {d} is earlier than the latest entry update {latest}"
-                            ),
-                        );
-                    }
+                    self.push(
+                        FindingCode::FeedUpdatedNotLatest,
+                        here(),
+                        format!(
+                            "feed updated {d} is earlier than the latest entry update {latest}"
+                        ),
+                    );
                 }
             }
         }
@@ -229,32 +228,32 @@ impl Validator {
         let mut artefacts: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
         for (i, e) in feed.entries.iter().enumerate() {
             let loc = Location::entry(i, e.id.clone());
-            if let Some(id) = &e.id {
-                if let Some(first) = ids.insert(id.as_str(), i) {
-                    self.push(
-                        FindingCode::EntryDuplicateId,
-                        loc.clone(),
-                        format!("entry id {id} is also the id of entry {first}"),
-                    );
-                }
+            if let Some(id) = &e.id
+                && let Some(first) = ids.insert(id.as_str(), i)
+            {
+                self.push(
+                    FindingCode::EntryDuplicateId,
+                    loc.clone(),
+                    format!("entry id {id} is also the id of entry {first}"),
+                );
             }
-            if let Some(v) = &e.version {
-                if let Some(id) = &e.identifier {
-                    items.entry((id.as_str(), v.as_str())).or_default().push(i);
-                    for c in &e.categories {
-                        let key = (
-                            id.as_str(),
-                            v.as_str(),
-                            c.scheme.as_deref().unwrap_or(""),
-                            c.term.as_str(),
+            if let Some(v) = &e.version
+                && let Some(id) = &e.identifier
+            {
+                items.entry((id.as_str(), v.as_str())).or_default().push(i);
+                for c in &e.categories {
+                    let key = (
+                        id.as_str(),
+                        v.as_str(),
+                        c.scheme.as_deref().unwrap_or(""),
+                        c.term.as_str(),
+                    );
+                    if let Some(first) = artefacts.insert(key, i) {
+                        self.push(
+                            FindingCode::EntryDuplicateArtefact,
+                            loc.clone(),
+                            format!("{id} {v} {} is also offered by entry {first}", c.term),
                         );
-                        if let Some(first) = artefacts.insert(key, i) {
-                            self.push(
-                                FindingCode::EntryDuplicateArtefact,
-                                loc.clone(),
-                                format!("{id} {v} {} is also offered by entry {first}", c.term),
-                            );
-                        }
                     }
                 }
             }
@@ -285,13 +284,12 @@ impl Validator {
                 "entry has no id".into(),
             );
         }
-        match &e.title {
-            None => self.push(
+        if e.title.is_none() {
+            self.push(
                 FindingCode::EntryMissingTitle,
                 loc.clone(),
                 "entry has no title".into(),
-            ),
-            Some(_) => {}
+            )
         }
         match &e.updated {
             None => self.push(
@@ -414,14 +412,14 @@ impl Validator {
                 );
             }
         }
-        if let (Some(h), Some(n)) = (&e.crmi.fhir_version, e.fhir_versions.first()) {
-            if h != n.as_str() {
-                self.push(
-                    FindingCode::CrmiFhirVersionMismatch,
-                    loc.clone(),
-                    format!("hl7:fhirVersion {h} differs from ncts:fhirVersion {n}"),
-                );
-            }
+        if let (Some(h), Some(n)) = (&e.crmi.fhir_version, e.fhir_versions.first())
+            && h != n.as_str()
+        {
+            self.push(
+                FindingCode::CrmiFhirVersionMismatch,
+                loc.clone(),
+                format!("hl7:fhirVersion {h} differs from ncts:fhirVersion {n}"),
+            );
         }
         if let Some(super::model::BundleInterpretation::Other(v)) = &e.bundle_interpretation {
             self.push(
@@ -430,19 +428,20 @@ impl Validator {
                 format!("bundleInterpretation '{v}' is neither batch nor collection"),
             );
         }
-        if fhir && !retraction {
-            if let (Some(id), Some(v)) = (&e.identifier, &e.version) {
-                let aligned = v
-                    .as_str()
-                    .split_once('|')
-                    .is_some_and(|(url, _)| url == id.as_str());
-                if !aligned {
-                    self.push(
-                        FindingCode::EntryFhirAlignment,
-                        loc.clone(),
-                        format!("contentItemVersion '{v}' is not '{id}|<version>'"),
-                    );
-                }
+        if fhir
+            && !retraction
+            && let (Some(id), Some(v)) = (&e.identifier, &e.version)
+        {
+            let aligned = v
+                .as_str()
+                .split_once('|')
+                .is_some_and(|(url, _)| url == id.as_str());
+            if !aligned {
+                self.push(
+                    FindingCode::EntryFhirAlignment,
+                    loc.clone(),
+                    format!("contentItemVersion '{v}' is not '{id}|<version>'"),
+                );
             }
         }
 

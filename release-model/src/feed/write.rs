@@ -178,12 +178,12 @@ impl Writer {
         for l in &feed.links {
             self.link(1, "link", l);
         }
-        if let Some(Some(href)) = preload {
-            if feed.self_link().is_none() {
-                let mut l = Link::new(super::model::LinkRel::SelfLink, href);
-                l.media_type = Some("application/atom+xml".into());
-                self.link(1, "link", &l);
-            }
+        if let Some(Some(href)) = preload
+            && feed.self_link().is_none()
+        {
+            let mut l = Link::new(super::model::LinkRel::SelfLink, href);
+            l.media_type = Some("application/atom+xml".into());
+            self.link(1, "link", &l);
         }
         if preload.is_none() {
             for p in &feed.authors {

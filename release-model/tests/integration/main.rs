@@ -30,6 +30,7 @@ pub fn fixtures_dir() -> Option<PathBuf> {
     None
 }
 
+/// An in-repo test feed from `tests/data`.
 pub fn data(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")

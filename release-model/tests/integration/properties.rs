@@ -148,7 +148,7 @@ fn entry() -> impl Strategy<Value = Entry> {
             opt(date()),
         ),
         (
-            proptest::collection::vec(text().prop_map(|n| Person::named(n)), 0..2),
+            proptest::collection::vec(text().prop_map(Person::named), 0..2),
             proptest::collection::vec(
                 (text(), text()).prop_map(|(s, t)| Category::new(s, t)),
                 0..3,
@@ -200,7 +200,7 @@ fn feed() -> impl Strategy<Value = Feed> {
         opt(text_construct()),
         opt(date()),
         proptest::collection::vec(link(), 0..2),
-        proptest::collection::vec(text().prop_map(|n| Person::named(n)), 0..2),
+        proptest::collection::vec(text().prop_map(Person::named), 0..2),
         opt(prop_oneof![Just(ns::PROFILE_ASF.to_owned()), text()]),
         proptest::collection::vec(entry(), 0..4),
         proptest::collection::vec(element(), 0..2),
