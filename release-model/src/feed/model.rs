@@ -2,6 +2,7 @@
 //! markup it does not understand, kept so a feed round-trips.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
@@ -277,14 +278,15 @@ impl fmt::Display for Text {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize)]
 #[non_exhaustive]
 pub struct Person {
-    /// `name` (required by RFC 4287; MLDS writes the string `null`).
-    pub name: Option<String>,
+    /// `name` (required by RFC 4287; MLDS writes the string `null`). Shared: the same
+    /// publisher repeats on every entry.
+    pub name: Option<Arc<str>>,
     /// `uri`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
+    pub uri: Option<Arc<str>>,
     /// `email`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub email: Option<Arc<str>>,
     /// Foreign attributes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,
@@ -295,7 +297,7 @@ pub struct Person {
 
 impl Person {
     /// A person with a name.
-    pub fn named(name: impl Into<String>) -> Self {
+    pub fn named(name: impl Into<Arc<str>>) -> Self {
         Self {
             name: Some(name.into()),
             ..Self::default()
@@ -372,7 +374,7 @@ pub struct Link {
     pub href: String,
     /// `type`: the artefact's media type.
     #[serde(rename = "type")]
-    pub media_type: Option<String>,
+    pub media_type: Option<Arc<str>>,
     /// `length`: the exact byte count at `href` (u64: binary indexes exceed 1.8 GB).
     pub length: Option<Checked<u64>>,
     /// `ncts:sha256Hash`.
@@ -435,12 +437,12 @@ impl Link {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize)]
 #[non_exhaustive]
 pub struct Category {
-    /// `term` (required).
-    pub term: String,
+    /// `term` (required). Shared, like `scheme` and `label`: a feed uses a handful of each.
+    pub term: Arc<str>,
     /// `scheme` (required by the IG).
-    pub scheme: Option<String>,
+    pub scheme: Option<Arc<str>>,
     /// `label` (varies between publishers; never match on it).
-    pub label: Option<String>,
+    pub label: Option<Arc<str>>,
     /// Foreign attributes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,
@@ -448,7 +450,7 @@ pub struct Category {
 
 impl Category {
     /// A category with a scheme and term.
-    pub fn new(scheme: impl Into<String>, term: impl Into<String>) -> Self {
+    pub fn new(scheme: impl Into<Arc<str>>, term: impl Into<Arc<str>>) -> Self {
         Self {
             term: term.into(),
             scheme: Some(scheme.into()),
@@ -600,7 +602,7 @@ pub struct Entry {
     pub links: Vec<Link>,
     /// `source`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<Source>,
+    pub source: Option<Box<Source>>,
     /// `ncts:contentItemIdentifier`.
     pub identifier: Option<ContentItemIdentifier>,
     /// `ncts:contentItemVersion`.
@@ -619,13 +621,13 @@ pub struct Entry {
     pub sct_base_version: Option<String>,
     /// `sct:packageDependency`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub package_dependency: Option<PackageDependency>,
+    pub package_dependency: Option<Box<PackageDependency>>,
     /// `onto:permission` codes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub permissions: Vec<PermissionCode>,
-    /// CRMI `hl7:*` elements.
-    #[serde(skip_serializing_if = "Crmi::is_empty")]
-    pub crmi: Crmi,
+    /// CRMI `hl7:*` elements, when any is present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crmi: Option<Box<Crmi>>,
     /// Foreign attributes on `entry`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,

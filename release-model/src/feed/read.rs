@@ -4,8 +4,9 @@
 //! `quick-xml` and descends the document directly into the model, so the full read allocates
 //! little beyond the values it keeps.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::io::{self, BufRead, Read};
+use std::sync::Arc;
 
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
@@ -148,7 +149,11 @@ pub struct ReadOutcome {
 pub fn read_feed(bytes: &[u8], options: &ReadOptions) -> Result<ReadOutcome, Error> {
     let mut parser = Parser::new(SliceSource::new(bytes, options.mode), *options);
     let mut feed = parser.parse_root()?;
-    let mut entry_positions = Vec::new();
+    // Sizing the entry list up front keeps it from doubling past what the feed needs; a
+    // `<entry` inside a comment only over-reserves a little.
+    let expected = memchr::memmem::find_iter(bytes, b"<entry").count();
+    feed.entries.reserve_exact(expected);
+    let mut entry_positions = Vec::with_capacity(expected);
     while let Some((entry, pos)) = parser.next_in_feed(&mut feed)? {
         feed.entries.push(entry);
         entry_positions.push(pos);
@@ -354,11 +359,9 @@ impl EventSource for SliceSource<'_> {
             self.cursor_line_start = 0;
         }
         let span = &self.input[self.cursor_offset..target];
-        for (i, b) in span.iter().enumerate() {
-            if *b == b'\n' {
-                self.cursor_line += 1;
-                self.cursor_line_start = self.cursor_offset + i + 1;
-            }
+        if let Some(last) = memchr::memrchr(b'\n', span) {
+            self.cursor_line += memchr::memchr_iter(b'\n', span).count() as u64;
+            self.cursor_line_start = self.cursor_offset + last + 1;
         }
         self.cursor_offset = target;
         Position {
@@ -932,7 +935,13 @@ fn classify_start(
         })
     });
 
-    let mut attrs = Vec::new();
+    // One allocation of about the right size rather than growth from four.
+    let raw = e.attributes_raw();
+    let mut attrs = if raw.is_empty() {
+        Vec::new()
+    } else {
+        Vec::with_capacity(memchr::memchr_iter(b'=', raw.as_bytes()).count())
+    };
     for a in e.attributes() {
         let a = a.map_err(|err| Fail::Malformed {
             offset,
@@ -993,7 +1002,13 @@ struct Parser<S: EventSource> {
     entry_index: Option<usize>,
     legacy_reported: bool,
     notes: Vec<Note>,
+    interned: HashSet<Arc<str>>,
 }
+
+/// Values shared through the interner are short and few per feed (schemes, terms, labels,
+/// media types, publishers); the bounds keep hostile input from growing the table.
+const INTERN_MAX_ENTRIES: usize = 4096;
+const INTERN_MAX_LEN: usize = 512;
 
 /// The content of an element that should hold only text.
 enum Leaf {
@@ -1015,7 +1030,24 @@ impl<S: EventSource> Parser<S> {
             entry_index: None,
             legacy_reported: false,
             notes: Vec::new(),
+            interned: HashSet::new(),
         }
+    }
+
+    /// One shared copy of a value that repeats across entries.
+    fn intern(&mut self, s: String) -> Arc<str> {
+        if let Some(found) = self.interned.get(s.as_str()) {
+            return Arc::clone(found);
+        }
+        let shared: Arc<str> = Arc::from(s);
+        if shared.len() <= INTERN_MAX_LEN && self.interned.len() < INTERN_MAX_ENTRIES {
+            self.interned.insert(Arc::clone(&shared));
+        }
+        shared
+    }
+
+    fn shared_leaf(&mut self, s: Start, ext: &mut Vec<Element>) -> Result<Option<Arc<str>>, Error> {
+        Ok(self.leaf_into(s, ext)?.map(|v| self.intern(v)))
     }
 
     fn finding(&mut self, code: FindingCode, offset: Option<u64>, message: String) {
@@ -1364,11 +1396,11 @@ impl<S: EventSource> Parser<S> {
                 Tag::Published if e.published.is_none() => {
                     e.published = self.leaf_into(s, ext)?.map(|t| date(&t));
                 }
-                Tag::Author => e.authors.push(self.person(s)?),
-                Tag::Contributor => e.contributors.push(self.person(s)?),
-                Tag::Category => e.categories.push(self.category(s)?),
-                Tag::Link => e.links.push(self.link(s)?),
-                Tag::Source if e.source.is_none() => e.source = Some(self.source(s)?),
+                Tag::Author => push_small(&mut e.authors, self.person(s)?),
+                Tag::Contributor => push_small(&mut e.contributors, self.person(s)?),
+                Tag::Category => push_small(&mut e.categories, self.category(s)?),
+                Tag::Link => push_small(&mut e.links, self.link(s)?),
+                Tag::Source if e.source.is_none() => e.source = Some(Box::new(self.source(s)?)),
                 Tag::ContentItemIdentifier if e.identifier.is_none() => {
                     e.identifier = self.leaf_into(s, ext)?.map(ContentItemIdentifier::from);
                 }
@@ -1394,29 +1426,31 @@ impl<S: EventSource> Parser<S> {
                     e.sct_base_version = self.leaf_into(s, ext)?;
                 }
                 Tag::PackageDependency if e.package_dependency.is_none() => {
-                    e.package_dependency = Some(self.package_dependency(s)?);
+                    e.package_dependency = Some(Box::new(self.package_dependency(s)?));
                 }
                 Tag::Permission => match self.permission(s)? {
                     Ok(code) => e.permissions.push(code),
                     Err(el) => e.extensions.push(el),
                 },
-                Tag::ArtifactType if e.crmi.artifact_type.is_none() => {
-                    e.crmi.artifact_type = self.leaf_into(s, ext)?;
-                }
-                Tag::ArtifactVersion if e.crmi.artifact_version.is_none() => {
-                    e.crmi.artifact_version = self.leaf_into(s, ext)?;
-                }
-                Tag::Hl7FhirVersion if e.crmi.fhir_version.is_none() => {
-                    e.crmi.fhir_version = self.leaf_into(s, ext)?;
-                }
-                Tag::PublishAction if e.crmi.publish_action.is_none() => {
-                    e.crmi.publish_action = self.leaf_into(s, ext)?;
+                Tag::ArtifactType
+                | Tag::ArtifactVersion
+                | Tag::Hl7FhirVersion
+                | Tag::PublishAction
+                    if crmi_slot(&mut e.crmi, &s.tag).is_none() =>
+                {
+                    let tag = s.tag.clone();
+                    let value = self.leaf_into(s, ext)?;
+                    *crmi_slot(&mut e.crmi, &tag) = value;
                 }
                 _ => {
                     let el = self.element(s)?;
                     e.extensions.push(el);
                 }
             }
+        }
+        // A CRMI element kept as foreign markup leaves an empty block behind.
+        if e.crmi.as_ref().is_some_and(|c| c.is_empty()) {
+            e.crmi = None;
         }
         for f in &mut self.findings[first_finding..] {
             f.location.entry_id.clone_from(&e.id);
@@ -1592,7 +1626,7 @@ impl<S: EventSource> Parser<S> {
             match a.key {
                 AttrKey::Rel => link.rel = Some(LinkRel::parse(&a.value)),
                 AttrKey::Href => link.href = a.value,
-                AttrKey::Type => link.media_type = Some(a.value),
+                AttrKey::Type => link.media_type = Some(self.intern(a.value)),
                 AttrKey::Title => link.title = Some(a.value),
                 AttrKey::Hreflang => link.hreflang = Some(a.value),
                 AttrKey::Length => {
@@ -1678,12 +1712,12 @@ impl<S: EventSource> Parser<S> {
         for a in s.attrs {
             match a.key {
                 AttrKey::Term => term = Some(a.value),
-                AttrKey::Scheme => c.scheme = Some(a.value),
-                AttrKey::Label => c.label = Some(a.value),
+                AttrKey::Scheme => c.scheme = Some(self.intern(a.value)),
+                AttrKey::Label => c.label = Some(self.intern(a.value)),
                 _ => c.attributes.push(raw_to_attribute(a)),
             }
         }
-        c.term = term.unwrap_or_default();
+        c.term = self.intern(term.unwrap_or_default());
         self.no_children("category", s.offset)?;
         Ok(c)
     }
@@ -1701,9 +1735,9 @@ impl<S: EventSource> Parser<S> {
             };
             let ext = &mut p.extensions;
             match c.tag {
-                Tag::Name if p.name.is_none() => p.name = self.leaf_into(c, ext)?,
-                Tag::Uri if p.uri.is_none() => p.uri = self.leaf_into(c, ext)?,
-                Tag::Email if p.email.is_none() => p.email = self.leaf_into(c, ext)?,
+                Tag::Name if p.name.is_none() => p.name = self.shared_leaf(c, ext)?,
+                Tag::Uri if p.uri.is_none() => p.uri = self.shared_leaf(c, ext)?,
+                Tag::Email if p.email.is_none() => p.email = self.shared_leaf(c, ext)?,
                 _ => {
                     let el = self.element(c)?;
                     p.extensions.push(el);
@@ -1877,6 +1911,29 @@ fn expected_for(err: &quick_xml::Error) -> Option<String> {
         }
         quick_xml::Error::Syntax(_) => Some("well-formed markup".into()),
         _ => None,
+    }
+}
+
+/// Pushes onto a list that usually holds one or two items, growing it one slot at a time
+/// (a plain push reserves four, which for links is over a kilobyte per entry).
+fn push_small<T>(v: &mut Vec<T>, item: T) {
+    if v.len() == v.capacity() && v.len() < 4 {
+        v.reserve_exact(1);
+    }
+    v.push(item);
+}
+
+/// The CRMI field an `hl7:*` element fills, creating the CRMI block on first use.
+fn crmi_slot<'a>(
+    crmi: &'a mut Option<Box<super::model::Crmi>>,
+    tag: &Tag,
+) -> &'a mut Option<String> {
+    let c = crmi.get_or_insert_with(Box::default);
+    match tag {
+        Tag::ArtifactType => &mut c.artifact_type,
+        Tag::ArtifactVersion => &mut c.artifact_version,
+        Tag::Hl7FhirVersion => &mut c.fhir_version,
+        _ => &mut c.publish_action,
     }
 }
 

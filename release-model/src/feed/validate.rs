@@ -246,7 +246,7 @@ impl Validator {
                         id.as_str(),
                         v.as_str(),
                         c.scheme.as_deref().unwrap_or(""),
-                        c.term.as_str(),
+                        &*c.term,
                     );
                     if let Some(first) = artefacts.insert(key, i) {
                         self.push(
@@ -412,8 +412,10 @@ impl Validator {
                 );
             }
         }
-        if let (Some(h), Some(n)) = (&e.crmi.fhir_version, e.fhir_versions.first())
-            && h != n.as_str()
+        if let (Some(h), Some(n)) = (
+            e.crmi.as_ref().and_then(|c| c.fhir_version.as_ref()),
+            e.fhir_versions.first(),
+        ) && h != n.as_str()
         {
             self.push(
                 FindingCode::CrmiFhirVersionMismatch,

@@ -109,7 +109,7 @@ fn usage(feed: &Feed) -> Usage {
     for e in &feed.entries {
         u.sct |= e.package_dependency.is_some();
         u.onto |= !e.permissions.is_empty();
-        u.hl7 |= !e.crmi.is_empty();
+        u.hl7 |= e.crmi.is_some();
     }
     u
 }
@@ -306,15 +306,17 @@ impl Writer {
             escape_attr(&mut self.out, p.as_str());
             self.out.push_str("\"/>\n");
         }
-        let crmi = [
-            ("hl7:artifactType", &e.crmi.artifact_type),
-            ("hl7:artifactVersion", &e.crmi.artifact_version),
-            ("hl7:fhirVersion", &e.crmi.fhir_version),
-            ("hl7:publishAction", &e.crmi.publish_action),
-        ];
-        for (name, value) in crmi {
-            if let Some(v) = value {
-                self.leaf(2, name, v);
+        if let Some(c) = &e.crmi {
+            let crmi = [
+                ("hl7:artifactType", &c.artifact_type),
+                ("hl7:artifactVersion", &c.artifact_version),
+                ("hl7:fhirVersion", &c.fhir_version),
+                ("hl7:publishAction", &c.publish_action),
+            ];
+            for (name, value) in crmi {
+                if let Some(v) = value {
+                    self.leaf(2, name, v);
+                }
             }
         }
         for x in &e.extensions {

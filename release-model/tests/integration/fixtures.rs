@@ -404,7 +404,10 @@ fn ig_fragments_are_not_well_formed_lenient_recovers_strict_locates() {
         retract.content_type(),
         Some(ContentType::FhirValueSetRetract)
     );
-    let crmi = &f.entries[8].crmi;
+    let crmi = f.entries[8]
+        .crmi
+        .as_ref()
+        .expect("CRMI elements are present");
     assert_eq!(crmi.publish_action.as_deref(), Some("unpublish"));
     assert_eq!(crmi.artifact_version.as_deref(), Some("1.2.0"));
     let onto = &f.entries[2];

@@ -128,7 +128,7 @@ fn link() -> impl Strategy<Value = Link> {
             let mut l = Link::default();
             l.rel = rel;
             l.href = href;
-            l.media_type = media;
+            l.media_type = media.map(Into::into);
             l.length = length;
             l.sha256 = sha;
             l.md5 = md5;
@@ -186,7 +186,7 @@ fn entry() -> impl Strategy<Value = Entry> {
                 let mut d = PackageDependency::default();
                 d.editions = editions;
                 d.derivatives = derivatives;
-                d
+                Box::new(d)
             });
             e.permissions = ext.2.into_iter().map(PermissionCode::from).collect();
             e.extensions = ext.3;
