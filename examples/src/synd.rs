@@ -37,6 +37,28 @@ enum Command {
     /// Inspect and check syndication feeds.
     #[command(subcommand)]
     Feed(FeedCommand),
+    /// Security labels and read access.
+    #[command(subcommand)]
+    Labels(LabelsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum LabelsCommand {
+    /// Decide whether a caller can read a resource: prints `allowed` or `denied` and the
+    /// deciding rule; exit 0 allowed, 1 denied, 2 bad input.
+    Check {
+        /// The resource, as FHIR JSON.
+        resource: PathBuf,
+        /// An authority (or scope) the caller holds; repeat for several. None: anonymous.
+        #[arg(long = "authority", value_name = "AUTHORITY")]
+        authorities: Vec<String>,
+        /// The server grants FHIR read to everyone (`ontoserver.security.readOnly.fhir=true`).
+        #[arg(long)]
+        anonymous_read: bool,
+        /// The server's audience, for audience-prefixed authorities.
+        #[arg(long)]
+        audience: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -98,6 +120,7 @@ where
     };
     let result = match cli.command {
         Command::Feed(cmd) => feed(cmd, out),
+        Command::Labels(cmd) => labels(cmd, out),
     };
     match result {
         Ok(code) => code,
@@ -237,6 +260,38 @@ fn feed(cmd: FeedCommand, out: &mut dyn Write) -> Result<i32, Failure> {
             }
         }
     }
+}
+
+fn labels(cmd: LabelsCommand, out: &mut dyn Write) -> Result<i32, Failure> {
+    use fhir_security_labels::{Caller, ResourceJson, ServerSecurity, decide_read};
+    let LabelsCommand::Check {
+        resource,
+        authorities,
+        anonymous_read,
+        audience,
+    } = cmd;
+    let text =
+        std::fs::read_to_string(&resource).map_err(|e| format!("{}: {e}", resource.display()))?;
+    let parsed = ResourceJson::parse(&text).map_err(|e| format!("{}: {e}", resource.display()))?;
+    let labels = parsed
+        .labels()
+        .map_err(|e| format!("{}: {e}", resource.display()))?;
+    let caller = Caller::parse(&authorities).map_err(|e| e.to_string())?;
+    let mut server = if anonymous_read {
+        ServerSecurity::fine_with_anonymous_read()
+    } else {
+        ServerSecurity::fine()
+    };
+    if let Some(a) = audience {
+        server = server.with_audience(a);
+    }
+    let decision = decide_read(&labels, &caller, &server);
+    writeln!(out, "{decision}").map_err(|e| format!("writing output: {e}"))?;
+    Ok(if decision.is_allowed() {
+        EXIT_OK
+    } else {
+        EXIT_FINDINGS
+    })
 }
 
 fn show(feed: &Feed, out: &mut dyn Write) -> std::io::Result<()> {

@@ -147,6 +147,63 @@ fn stats_full_and_streaming_agree() {
     golden("stats-ncts-syndication-client.txt", &full);
 }
 
+fn label_data(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fhir-security-labels/tests/data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn labels_check_allows_denies_and_rejects() {
+    let restricted = label_data("restricted-codesystem.json");
+    let (code, out, _) = synd(&[
+        "labels",
+        "check",
+        &restricted,
+        "--authority",
+        "FHIR_READ",
+        "--authority",
+        "PERM_RESTRICTED_READ",
+    ]);
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            0,
+            "allowed: restricted.read matched by PERM_RESTRICTED_READ\n"
+        )
+    );
+    let (code, out, _) = synd(&[
+        "labels",
+        "check",
+        &restricted,
+        "--authority",
+        "FHIR_READ",
+        "--authority",
+        "PERM_RESTRICTED_WRITE",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with("denied: write does not imply read"),
+        "{out}"
+    );
+    let national = label_data("national-pathology-valueset.json");
+    let (code, out, _) = synd(&["labels", "check", &national, "--anonymous-read"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "allowed: *.read with anonymous FHIR read: global read\n")
+    );
+    let (code, out, _) = synd(&["labels", "check", &national]);
+    assert_eq!(
+        (code, out.as_str()),
+        (1, "denied: the caller lacks FHIR_READ\n")
+    );
+    let (code, _, err) = synd(&["labels", "check", "Cargo.toml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("malformed resource"), "{err}");
+}
+
 #[test]
 fn roundtrip_succeeds_on_every_fixture() {
     let Some(dir) = fixtures() else { return };

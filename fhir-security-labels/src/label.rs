@@ -63,7 +63,10 @@ impl SecurityLabel {
 
     /// The label's identity.
     pub fn key(&self) -> LabelKey {
-        LabelKey { system: self.system.clone(), code: self.code.clone() }
+        LabelKey {
+            system: self.system.clone(),
+            code: self.code.clone(),
+        }
     }
 
     /// Whether `other` is the same label (same system and code).
@@ -125,7 +128,11 @@ impl LabelSet {
 
     /// The labels of this set that `other` lacks.
     pub fn difference(&self, other: &LabelSet) -> LabelSet {
-        self.labels.iter().filter(|l| !other.contains(l)).cloned().collect()
+        self.labels
+            .iter()
+            .filter(|l| !other.contains(l))
+            .cloned()
+            .collect()
     }
 
     /// The labels, in order.

@@ -283,7 +283,10 @@ impl Permission {
     /// `*.read`: readable by anyone with FHIR read (anonymously, where the server grants
     /// anonymous FHIR read).
     pub fn global_read() -> Self {
-        Self { category: Category::Any, access: Access::Read }
+        Self {
+            category: Category::Any,
+            access: Access::Read,
+        }
     }
 
     /// Parses a permission code.
@@ -291,8 +294,13 @@ impl Permission {
     /// # Errors
     /// [`Error::MalformedCode`] when the code is not `{category}.read|write`.
     pub fn parse(code: &str) -> Result<Self, Error> {
-        let malformed = |reason| Error::MalformedCode { code: code.to_owned(), reason };
-        let (category, access) = code.rsplit_once('.').ok_or_else(|| malformed("expected {category}.read or {category}.write"))?;
+        let malformed = |reason| Error::MalformedCode {
+            code: code.to_owned(),
+            reason,
+        };
+        let (category, access) = code
+            .rsplit_once('.')
+            .ok_or_else(|| malformed("expected {category}.read or {category}.write"))?;
         let access = match access {
             "read" => Access::Read,
             "write" => Access::Write,
@@ -302,7 +310,9 @@ impl Permission {
             "" => return Err(malformed("the category is empty")),
             "*" => Category::Any,
             c if c.contains('.') || c.contains('*') || c.chars().any(char::is_whitespace) => {
-                return Err(malformed("the category may not contain '.', '*' or white space"));
+                return Err(malformed(
+                    "the category may not contain '.', '*' or white space",
+                ));
             }
             c => Category::Named(c.to_owned()),
         };
@@ -388,7 +398,9 @@ impl SecurityLabel {
                     h => LabelMeaning::HandlingCaveat(h),
                 }
             }
-            Some(ACT_REASON_SYSTEM) => LabelMeaning::PurposeOfUse(PurposeOfUse::from_code(&self.code)),
+            Some(ACT_REASON_SYSTEM) => {
+                LabelMeaning::PurposeOfUse(PurposeOfUse::from_code(&self.code))
+            }
             Some(PERMISSION_SYSTEM) => match Permission::parse(&self.code) {
                 Ok(p) => LabelMeaning::Permission(p),
                 Err(_) => LabelMeaning::MalformedPermission(self.code.clone()),
@@ -416,9 +428,17 @@ mod tests {
         assert_eq!(p.category, Category::Named("restricted".into()));
         assert_eq!(p.access, Access::Read);
         assert_eq!(p.code(), "restricted.read");
-        assert_eq!(Permission::parse("*.read").expect("global"), Permission::global_read());
-        assert_eq!(Permission::parse("NATIONAL.write").expect("write").access, Access::Write);
-        for bad in ["read", ".read", "a.b.read", "x.delete", "a b.read", "", "**.read"] {
+        assert_eq!(
+            Permission::parse("*.read").expect("global"),
+            Permission::global_read()
+        );
+        assert_eq!(
+            Permission::parse("NATIONAL.write").expect("write").access,
+            Access::Write
+        );
+        for bad in [
+            "read", ".read", "a.b.read", "x.delete", "a b.read", "", "**.read",
+        ] {
             assert!(Permission::parse(bad).is_err(), "{bad}");
         }
     }
@@ -435,16 +455,31 @@ mod tests {
     #[test]
     fn labels_are_classified_by_system() {
         let l = SecurityLabel::new(CONFIDENTIALITY_SYSTEM_LEGACY, "R");
-        assert_eq!(l.meaning(), LabelMeaning::Confidentiality(Confidentiality::Restricted));
+        assert_eq!(
+            l.meaning(),
+            LabelMeaning::Confidentiality(Confidentiality::Restricted)
+        );
         let l = SecurityLabel::new(ACT_CODE_SYSTEM, "HIV");
         assert_eq!(l.meaning(), LabelMeaning::Sensitivity(Sensitivity::Hiv));
         let l = SecurityLabel::new(ACT_CODE_SYSTEM, "NOPAT");
-        assert_eq!(l.meaning(), LabelMeaning::HandlingCaveat(HandlingCaveat::Nopat));
+        assert_eq!(
+            l.meaning(),
+            LabelMeaning::HandlingCaveat(HandlingCaveat::Nopat)
+        );
         let l = SecurityLabel::new(ACT_REASON_SYSTEM, "HRESCH");
-        assert_eq!(l.meaning(), LabelMeaning::PurposeOfUse(PurposeOfUse::Hresch));
+        assert_eq!(
+            l.meaning(),
+            LabelMeaning::PurposeOfUse(PurposeOfUse::Hresch)
+        );
         let l = SecurityLabel::new(PERMISSION_SYSTEM, "oops");
-        assert_eq!(l.meaning(), LabelMeaning::MalformedPermission("oops".into()));
+        assert_eq!(
+            l.meaning(),
+            LabelMeaning::MalformedPermission("oops".into())
+        );
         let wrong = SecurityLabel::new("urn:other", "a.read");
-        assert!(matches!(Permission::from_label(&wrong), Err(Error::WrongSystem { .. })));
+        assert!(matches!(
+            Permission::from_label(&wrong),
+            Err(Error::WrongSystem { .. })
+        ));
     }
 }
