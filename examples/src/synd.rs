@@ -40,6 +40,19 @@ enum Command {
     /// Security labels and read access.
     #[command(subcommand)]
     Labels(LabelsCommand),
+    /// What a release changes: exit 0 additive, 1 not additive, 2 unreadable.
+    Diff {
+        /// The deployed feed.
+        deployed: PathBuf,
+        /// The candidate feed.
+        candidate: PathBuf,
+        /// Print JSON.
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// Print a Markdown table.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -121,6 +134,12 @@ where
     let result = match cli.command {
         Command::Feed(cmd) => feed(cmd, out),
         Command::Labels(cmd) => labels(cmd, out),
+        Command::Diff {
+            deployed,
+            candidate,
+            json,
+            markdown,
+        } => diff(&deployed, &candidate, json, markdown, out),
     };
     match result {
         Ok(code) => code,
@@ -260,6 +279,32 @@ fn feed(cmd: FeedCommand, out: &mut dyn Write) -> Result<i32, Failure> {
             }
         }
     }
+}
+
+fn diff(
+    deployed: &Path,
+    candidate: &Path,
+    json: bool,
+    markdown: bool,
+    out: &mut dyn Write,
+) -> Result<i32, Failure> {
+    let old = load(deployed, &ReadOptions::lenient())?.feed;
+    let new = load(candidate, &ReadOptions::lenient())?.feed;
+    let d = feed_diff::diff(&old, &new);
+    let io = |e: std::io::Error| format!("writing output: {e}");
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &d).map_err(|e| format!("writing JSON: {e}"))?;
+        writeln!(out).map_err(io)?;
+    } else if markdown {
+        write!(out, "{}", d.to_markdown()).map_err(io)?;
+    } else {
+        write!(out, "{d}").map_err(io)?;
+    }
+    Ok(if d.is_additive() {
+        EXIT_OK
+    } else {
+        EXIT_FINDINGS
+    })
 }
 
 fn labels(cmd: LabelsCommand, out: &mut dyn Write) -> Result<i32, Failure> {

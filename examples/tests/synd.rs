@@ -204,6 +204,40 @@ fn labels_check_allows_denies_and_rejects() {
     assert!(err.contains("malformed resource"), "{err}");
 }
 
+fn diff_data(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../feed-diff/tests/data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn diff_exit_codes_and_formats() {
+    let (old, add, non) = (
+        diff_data("deployed.xml"),
+        diff_data("candidate-additive.xml"),
+        diff_data("candidate-nonadditive.xml"),
+    );
+    let (code, out, _) = synd(&["diff", &old, &add]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("additive: 1 added"), "{out}");
+    let (code, out, _) = synd(&["diff", &old, &non, "--json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["additive"], false);
+    assert_eq!(v["moved"][0]["entry_id"], "urn:uuid:snap-1031-v2");
+    let (code, out, _) = synd(&["diff", &old, &non, "--markdown"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("| removed | http://example.org/fhir/CodeSystem/lab |"),
+        "{out}"
+    );
+    let (code, _, err) = synd(&["diff", &old, "/no/such.xml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/no/such.xml"));
+}
+
 #[test]
 fn roundtrip_succeeds_on_every_fixture() {
     let Some(dir) = fixtures() else { return };

@@ -1,0 +1,909 @@
+//! The diff of a deployed feed and a candidate feed.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use release_model::delta::{Delta, DeltaItem};
+use release_model::feed::{
+    AtomId, Checked, ContentItemIdentifier, ContentItemVersion, ContentType, Entry, Feed, Link,
+};
+use serde::{Serialize, Serializer};
+
+use crate::version::{Version, VersionOrder};
+
+/// An entry as the diff reports it: its entry id and the artefact it carries.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[non_exhaustive]
+pub struct EntryRef {
+    /// `ncts:contentItemIdentifier`.
+    pub identifier: Option<ContentItemIdentifier>,
+    /// `ncts:contentItemVersion`.
+    pub version: Option<ContentItemVersion>,
+    /// The primary category's term.
+    pub term: Option<String>,
+    /// The primary category's scheme.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    /// The entry's `atom:id`.
+    pub entry_id: Option<AtomId>,
+    /// The entry's index in its feed.
+    pub index: usize,
+}
+
+impl EntryRef {
+    fn of(entry: &Entry, index: usize) -> Self {
+        let (scheme, term) = match primary_category(entry) {
+            Some((s, t)) => (s.map(str::to_owned), Some(t.to_owned())),
+            None => (None, None),
+        };
+        Self {
+            identifier: entry.identifier.clone(),
+            version: entry.version.clone(),
+            term,
+            scheme,
+            entry_id: entry.id.clone(),
+            index,
+        }
+    }
+
+    fn content_type(&self) -> ContentType {
+        ContentType::from_category(self.scheme.as_deref(), self.term.as_deref().unwrap_or(""))
+    }
+
+    /// The delta item for this artefact, when it names a content item.
+    pub fn delta_item(&self) -> Option<DeltaItem> {
+        Some(DeltaItem::new(
+            self.identifier.clone()?,
+            self.version.clone()?,
+            self.content_type(),
+            self.entry_id.clone(),
+        ))
+    }
+}
+
+impl fmt::Display for EntryRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = |o: Option<&str>| o.unwrap_or("-").to_owned();
+        write!(
+            f,
+            "{} {} {} [{}]",
+            s(self.identifier.as_ref().map(|i| i.as_str())),
+            s(self.version.as_ref().map(|v| v.as_str())),
+            s(self.term.as_deref()),
+            s(self.entry_id.as_ref().map(|i| i.as_str())),
+        )
+    }
+}
+
+/// The category that names what an entry carries: the first in a recognised scheme, else the
+/// first.
+fn primary_category(entry: &Entry) -> Option<(Option<&str>, &str)> {
+    let first = entry.categories.first()?;
+    let chosen = entry
+        .categories
+        .iter()
+        .find(|c| {
+            c.scheme
+                .as_deref()
+                .is_some_and(ContentType::scheme_is_registered)
+        })
+        .unwrap_or(first);
+    Some((chosen.scheme.as_deref(), &chosen.term))
+}
+
+/// The composite artefact key of FEED-FORMAT §8: real feeds repeat identifier and version
+/// across FULL, SNAPSHOT and ALL packages and the binary index, so the category is part of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct ArtefactKey<'a> {
+    identifier: &'a str,
+    version: &'a str,
+    scheme: &'a str,
+    term: &'a str,
+}
+
+fn artefact_key(entry: &Entry) -> Option<ArtefactKey<'_>> {
+    let (scheme, term) = primary_category(entry)?;
+    Some(ArtefactKey {
+        identifier: entry.identifier.as_ref()?.trimmed(),
+        version: entry.version.as_ref()?.trimmed(),
+        scheme: scheme.unwrap_or(""),
+        term,
+    })
+}
+
+fn entry_key(entry: &Entry) -> Option<&str> {
+    entry
+        .id
+        .as_ref()
+        .map(|i| i.trimmed())
+        .filter(|i| !i.is_empty())
+}
+
+/// One thing that differs between two entries for the same artefact.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "field", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Change {
+    /// `updated` moved.
+    Updated {
+        /// Before.
+        from: Option<String>,
+        /// After.
+        to: Option<String>,
+    },
+    /// The primary (alternate) link's URL.
+    Href {
+        /// Before.
+        from: Option<String>,
+        /// After.
+        to: Option<String>,
+    },
+    /// The primary link's `length`.
+    Length {
+        /// Before.
+        from: Option<String>,
+        /// After.
+        to: Option<String>,
+    },
+    /// The primary link's SHA-256.
+    Sha256 {
+        /// Before.
+        from: Option<String>,
+        /// After.
+        to: Option<String>,
+    },
+    /// The primary link's MD5.
+    Md5 {
+        /// Before.
+        from: Option<String>,
+        /// After.
+        to: Option<String>,
+    },
+    /// Ancillary (non-primary) links.
+    RelatedLinks {
+        /// URLs no longer linked.
+        removed: Vec<String>,
+        /// URLs newly linked.
+        added: Vec<String>,
+    },
+    /// Categories (scheme and term).
+    Categories {
+        /// Before.
+        from: Vec<String>,
+        /// After.
+        to: Vec<String>,
+    },
+    /// `onto:permission` codes.
+    Permissions {
+        /// Codes no longer required.
+        removed: Vec<String>,
+        /// Codes newly required.
+        added: Vec<String>,
+    },
+    /// SNOMED CT package dependencies.
+    Dependencies {
+        /// Before.
+        from: Vec<String>,
+        /// After.
+        to: Vec<String>,
+    },
+    /// Anything else in the entry (title, summary, rights, FHIR metadata, foreign markup).
+    Metadata,
+}
+
+impl Change {
+    /// Whether the change is to the artefact's bytes (hash or length), not to its description.
+    pub fn changes_artefact(&self) -> bool {
+        matches!(
+            self,
+            Change::Length { .. } | Change::Sha256 { .. } | Change::Md5 { .. }
+        )
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+        match self {
+            Change::Updated { from, to } => write!(f, "updated {} → {}", o(from), o(to)),
+            Change::Href { from, to } => write!(f, "href {} → {}", o(from), o(to)),
+            Change::Length { from, to } => write!(f, "length {} → {}", o(from), o(to)),
+            Change::Sha256 { from, to } => write!(f, "sha256 {} → {}", o(from), o(to)),
+            Change::Md5 { from, to } => write!(f, "md5 {} → {}", o(from), o(to)),
+            Change::RelatedLinks { removed, added } => {
+                write!(
+                    f,
+                    "related links -[{}] +[{}]",
+                    removed.join(", "),
+                    added.join(", ")
+                )
+            }
+            Change::Categories { from, to } => {
+                write!(f, "categories [{}] → [{}]", from.join(", "), to.join(", "))
+            }
+            Change::Permissions { removed, added } => {
+                write!(
+                    f,
+                    "permissions -[{}] +[{}]",
+                    removed.join(", "),
+                    added.join(", ")
+                )
+            }
+            Change::Dependencies { from, to } => {
+                write!(
+                    f,
+                    "dependencies [{}] → [{}]",
+                    from.join(", "),
+                    to.join(", ")
+                )
+            }
+            Change::Metadata => f.write_str("metadata"),
+        }
+    }
+}
+
+/// An artefact whose entry changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Updated {
+    /// The candidate's entry.
+    #[serde(flatten)]
+    pub entry: EntryRef,
+    /// What changed.
+    pub changes: Vec<Change>,
+}
+
+/// The same artefact offered under a new entry id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Moved {
+    /// The candidate's entry.
+    #[serde(flatten)]
+    pub entry: EntryRef,
+    /// The deployed entry's id.
+    pub from_entry_id: Option<AtomId>,
+    /// What else changed.
+    pub changes: Vec<Change>,
+}
+
+/// A retraction in the candidate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Retracted {
+    /// The retraction entry.
+    #[serde(flatten)]
+    pub entry: EntryRef,
+    /// The deployed entries it withdraws (empty: it retracts something never offered, which
+    /// consumers ignore).
+    pub targets: Vec<EntryRef>,
+}
+
+/// Which feed a finding is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Side {
+    /// The deployed feed.
+    Deployed,
+    /// The candidate feed.
+    Candidate,
+}
+
+/// Something about a release an operator must know before pressing the button.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Hazard {
+    /// The same identifier and version republished with different bytes. A terminology server
+    /// keeps the resource it has unless the new one's `date` is later, so a preload will not
+    /// apply it: delete it first, or rebuild.
+    SameVersionChanged {
+        /// The candidate's entry.
+        #[serde(flatten)]
+        entry: EntryRef,
+        /// The changes to the bytes.
+        changes: Vec<Change>,
+    },
+    /// An entry the deployed feed offers and the candidate neither offers nor retracts: no
+    /// longer offered, and a preload will not remove it.
+    Vanished {
+        /// The deployed entry.
+        #[serde(flatten)]
+        entry: EntryRef,
+    },
+    /// A SNOMED CT package depends on a version the candidate does not offer.
+    MissingDependency {
+        /// The dependent entry.
+        #[serde(flatten)]
+        entry: EntryRef,
+        /// The missing dependency.
+        dependency: String,
+    },
+    /// Two entries of one feed share a key, so matching them is ambiguous.
+    DuplicateKey {
+        /// Which feed.
+        side: Side,
+        /// The shared key.
+        key: String,
+        /// The entries sharing it.
+        entries: Vec<EntryRef>,
+    },
+}
+
+impl fmt::Display for Hazard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hazard::SameVersionChanged { entry, changes } => {
+                let c: Vec<String> = changes.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "same version republished with different bytes ({}): {entry}; a preload will not apply it",
+                    c.join("; ")
+                )
+            }
+            Hazard::Vanished { entry } => write!(
+                f,
+                "no longer offered (not retracted): {entry}; a preload will not remove it"
+            ),
+            Hazard::MissingDependency { entry, dependency } => {
+                write!(
+                    f,
+                    "dependency {dependency} of {entry} is not in the candidate"
+                )
+            }
+            Hazard::DuplicateKey { side, key, entries } => {
+                let side = match side {
+                    Side::Deployed => "deployed",
+                    Side::Candidate => "candidate",
+                };
+                write!(f, "{} {side} entries share the key {key}", entries.len())
+            }
+        }
+    }
+}
+
+/// A new version of a content item the deployed feed offers in another version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct VersionChange {
+    /// The content item.
+    pub identifier: ContentItemIdentifier,
+    /// The deployed version.
+    pub from: ContentItemVersion,
+    /// The candidate version.
+    pub to: ContentItemVersion,
+    /// How the candidate version compares with the deployed one (`older` is a downgrade).
+    pub order: VersionOrder,
+}
+
+/// What changed between a deployed feed and a candidate.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FeedDiff {
+    /// Entries offering artefacts the deployed feed does not.
+    pub added: Vec<EntryRef>,
+    /// Deployed entries the candidate no longer offers and does not retract.
+    pub removed: Vec<EntryRef>,
+    /// Entries for the same artefact that changed.
+    pub updated: Vec<Updated>,
+    /// Entries the same in both feeds.
+    pub unchanged: Vec<EntryRef>,
+    /// The same artefact under a new entry id.
+    pub moved: Vec<Moved>,
+    /// Candidate retractions of artefacts the deployed feed has.
+    pub retracted: Vec<Retracted>,
+    /// Candidate retractions of artefacts the deployed feed never offered: harmless no-ops.
+    pub noop_retractions: Vec<Retracted>,
+    /// Hazards.
+    pub hazards: Vec<Hazard>,
+    /// New versions of content items that the deployed feed offers in another version.
+    pub version_changes: Vec<VersionChange>,
+}
+
+impl FeedDiff {
+    /// Whether a redo of the preload applies the candidate: nothing removed, nothing
+    /// retracted, no artefact replaced under the same version.
+    pub fn is_additive(&self) -> bool {
+        self.removed.is_empty()
+            && self.retracted.is_empty()
+            && !self
+                .hazards
+                .iter()
+                .any(|h| matches!(h, Hazard::SameVersionChanged { .. }))
+    }
+
+    /// Whether the feeds offer the same entries in the same way.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.updated.is_empty()
+            && self.moved.is_empty()
+            && self.retracted.is_empty()
+            && self.noop_retractions.is_empty()
+    }
+
+    /// The planner's view of the diff. Entries that name no content item (no identifier or
+    /// version) cannot be loaded or deleted by content and are left out.
+    pub fn to_delta(&self) -> Delta {
+        let mut d = Delta::default();
+        d.added = self.added.iter().filter_map(EntryRef::delta_item).collect();
+        d.removed = self
+            .removed
+            .iter()
+            .filter_map(EntryRef::delta_item)
+            .collect();
+        d.retracted = self
+            .retracted
+            .iter()
+            .flat_map(|r| r.targets.iter().filter_map(EntryRef::delta_item))
+            .collect();
+        let changed = self.updated.iter().map(|u| (&u.entry, &u.changes)).chain(
+            self.moved
+                .iter()
+                .filter(|m| !m.changes.is_empty())
+                .map(|m| (&m.entry, &m.changes)),
+        );
+        for (entry, changes) in changed {
+            let Some(item) = entry.delta_item() else {
+                continue;
+            };
+            if changes.iter().any(Change::changes_artefact) {
+                d.replaced.push(item);
+            } else {
+                d.updated.push(item);
+            }
+        }
+        d
+    }
+}
+
+impl From<&FeedDiff> for Delta {
+    fn from(diff: &FeedDiff) -> Delta {
+        diff.to_delta()
+    }
+}
+
+impl Serialize for FeedDiff {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            additive: bool,
+            added: &'a [EntryRef],
+            removed: &'a [EntryRef],
+            updated: &'a [Updated],
+            moved: &'a [Moved],
+            retracted: &'a [Retracted],
+            noop_retractions: &'a [Retracted],
+            unchanged: usize,
+            version_changes: &'a [VersionChange],
+            hazards: &'a [Hazard],
+        }
+        Json {
+            additive: self.is_additive(),
+            added: &self.added,
+            removed: &self.removed,
+            updated: &self.updated,
+            moved: &self.moved,
+            retracted: &self.retracted,
+            noop_retractions: &self.noop_retractions,
+            unchanged: self.unchanged.len(),
+            version_changes: &self.version_changes,
+            hazards: &self.hazards,
+        }
+        .serialize(s)
+    }
+}
+
+/// Computes what changes when `candidate` replaces `deployed`.
+///
+/// Entries are matched on `atom:id`, then, for entries whose id is new, on the artefact key
+/// (identifier, version, category scheme and term): the same artefact under a new id is
+/// *moved*, not removed and added. Document order never matters.
+///
+/// ```
+/// use feed_diff::diff;
+/// use release_model::feed::Feed;
+///
+/// let old = Feed::from_slice(include_bytes!("../tests/data/deployed.xml"))?;
+/// let new = Feed::from_slice(include_bytes!("../tests/data/candidate-additive.xml"))?;
+/// let d = diff(&old, &new);
+/// assert!(d.is_additive());
+/// assert_eq!(d.added.len(), 1);
+/// # Ok::<(), release_model::Error>(())
+/// ```
+pub fn diff(deployed: &Feed, candidate: &Feed) -> FeedDiff {
+    let mut out = FeedDiff::default();
+    let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(deployed.entries.len());
+    let mut dup_ids: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, e) in deployed.entries.iter().enumerate() {
+        if let Some(id) = entry_key(e)
+            && let Some(first) = by_id.insert(id, i)
+        {
+            dup_ids.entry(id).or_insert_with(|| vec![first]).push(i);
+            // Keep the first occurrence as the match target.
+            by_id.insert(id, first);
+        }
+    }
+    duplicate_hazards(&mut out, Side::Deployed, dup_ids, deployed);
+
+    let mut matched = vec![false; deployed.entries.len()];
+    let mut unmatched_candidates = Vec::new();
+    let mut candidate_ids: HashSet<&str> = HashSet::with_capacity(candidate.entries.len());
+    let mut dup_candidate: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (ci, c) in candidate.entries.iter().enumerate() {
+        let id = entry_key(c);
+        if let Some(id) = id
+            && !candidate_ids.insert(id)
+        {
+            let first = candidate
+                .entries
+                .iter()
+                .position(|e| entry_key(e) == Some(id))
+                .unwrap_or(ci);
+            dup_candidate
+                .entry(id)
+                .or_insert_with(|| vec![first])
+                .push(ci);
+        }
+        let hit = id.and_then(|id| by_id.get(id)).copied().filter(|&di| {
+            // The same entry id carrying another artefact is a different artefact.
+            !matched[di] && artefact_key(&deployed.entries[di]) == artefact_key(c)
+        });
+        match hit {
+            Some(di) => {
+                matched[di] = true;
+                compare(&mut out, &deployed.entries[di], c, ci, None);
+            }
+            None => unmatched_candidates.push(ci),
+        }
+    }
+    duplicate_hazards(&mut out, Side::Candidate, dup_candidate, candidate);
+
+    // Second pass, only over what the ids left unmatched: the artefact key.
+    let mut by_artefact: HashMap<ArtefactKey<'_>, usize> = HashMap::new();
+    for (di, e) in deployed.entries.iter().enumerate() {
+        if !matched[di]
+            && !e.is_retraction()
+            && let Some(k) = artefact_key(e)
+        {
+            by_artefact.entry(k).or_insert(di);
+        }
+    }
+    let mut retractions = Vec::new();
+    for ci in unmatched_candidates {
+        let c = &candidate.entries[ci];
+        if c.is_retraction() {
+            retractions.push(ci);
+            continue;
+        }
+        let hit = artefact_key(c)
+            .and_then(|k| by_artefact.get(&k))
+            .copied()
+            .filter(|&di| !matched[di]);
+        match hit {
+            Some(di) => {
+                matched[di] = true;
+                let d = &deployed.entries[di];
+                compare(&mut out, d, c, ci, Some(d.id.clone()));
+            }
+            None => out.added.push(EntryRef::of(c, ci)),
+        }
+    }
+
+    // Retractions target an identifier and version, whatever the entry id.
+    let mut retracted_targets: HashSet<usize> = HashSet::new();
+    let mut by_item: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    if !retractions.is_empty() {
+        for (di, d) in deployed.entries.iter().enumerate() {
+            if let (Some(i), Some(v), false) = (&d.identifier, &d.version, d.is_retraction()) {
+                by_item
+                    .entry((i.trimmed(), v.trimmed()))
+                    .or_default()
+                    .push(di);
+            }
+        }
+    }
+    for ci in retractions {
+        let c = &candidate.entries[ci];
+        let item = c
+            .identifier
+            .as_ref()
+            .zip(c.version.as_ref())
+            .map(|(i, v)| (i.trimmed(), v.trimmed()));
+        let targets: Vec<EntryRef> = item
+            .and_then(|k| by_item.get(&k))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&di| retraction_targets(c, &deployed.entries[di]))
+            .map(|di| {
+                retracted_targets.insert(di);
+                EntryRef::of(&deployed.entries[di], di)
+            })
+            .collect();
+        let r = Retracted {
+            entry: EntryRef::of(c, ci),
+            targets,
+        };
+        if r.targets.is_empty() {
+            out.noop_retractions.push(r);
+        } else {
+            out.retracted.push(r);
+        }
+    }
+
+    for (di, d) in deployed.entries.iter().enumerate() {
+        if matched[di] || retracted_targets.contains(&di) {
+            continue;
+        }
+        // A deployed retraction that the candidate no longer carries removes nothing.
+        if d.is_retraction() {
+            continue;
+        }
+        let r = EntryRef::of(d, di);
+        out.hazards.push(Hazard::Vanished { entry: r.clone() });
+        out.removed.push(r);
+    }
+
+    missing_dependencies(&mut out, candidate);
+    version_changes(&mut out, deployed);
+    out
+}
+
+fn retraction_targets(retraction: &Entry, deployed: &Entry) -> bool {
+    let same_item = retraction.identifier.as_ref().map(|i| i.trimmed())
+        == deployed.identifier.as_ref().map(|i| i.trimmed())
+        && retraction.version.as_ref().map(|v| v.trimmed())
+            == deployed.version.as_ref().map(|v| v.trimmed())
+        && retraction.identifier.is_some();
+    if !same_item {
+        return false;
+    }
+    // A typed retraction withdraws only its own kind of content; BINARY_RETRACT withdraws
+    // binary indexes.
+    match retraction.content_type() {
+        Some(ContentType::BinaryRetract) => {
+            deployed.content_type().is_some_and(|t| t.is_binary_index())
+        }
+        Some(t) => match t.retracted() {
+            Some(kind) => deployed.content_type().as_ref() == Some(&kind),
+            None => true,
+        },
+        None => true,
+    }
+}
+
+fn compare(
+    out: &mut FeedDiff,
+    d: &Entry,
+    c: &Entry,
+    ci: usize,
+    moved_from: Option<Option<AtomId>>,
+) {
+    let changes = if d == c { Vec::new() } else { changes(d, c) };
+    let entry = EntryRef::of(c, ci);
+    let bytes: Vec<Change> = changes
+        .iter()
+        .filter(|x| x.changes_artefact())
+        .cloned()
+        .collect();
+    if !bytes.is_empty() {
+        out.hazards.push(Hazard::SameVersionChanged {
+            entry: entry.clone(),
+            changes: bytes,
+        });
+    }
+    match moved_from {
+        Some(from_entry_id) => out.moved.push(Moved {
+            entry,
+            from_entry_id,
+            changes,
+        }),
+        None if changes.is_empty() => out.unchanged.push(entry),
+        None => out.updated.push(Updated { entry, changes }),
+    }
+}
+
+fn raw<T: fmt::Display>(c: &Option<Checked<T>>) -> Option<String> {
+    c.as_ref().map(|v| match v {
+        Checked::Valid(x) => x.to_string(),
+        Checked::Malformed(r) => r.clone(),
+    })
+}
+
+fn primary_link(e: &Entry) -> Option<&Link> {
+    e.alternate_link()
+}
+
+fn changes(d: &Entry, c: &Entry) -> Vec<Change> {
+    let mut out = Vec::new();
+    let (du, cu) = (raw(&d.updated), raw(&c.updated));
+    if du != cu {
+        out.push(Change::Updated { from: du, to: cu });
+    }
+    let (dl, cl) = (primary_link(d), primary_link(c));
+    let href = |l: Option<&Link>| l.map(|l| l.href.clone());
+    if href(dl) != href(cl) {
+        out.push(Change::Href {
+            from: href(dl),
+            to: href(cl),
+        });
+    }
+    let length = |l: Option<&Link>| l.and_then(|l| raw(&l.length));
+    if length(dl) != length(cl) {
+        out.push(Change::Length {
+            from: length(dl),
+            to: length(cl),
+        });
+    }
+    let sha = |l: Option<&Link>| l.and_then(|l| raw(&l.sha256).map(|h| h.to_ascii_lowercase()));
+    if sha(dl) != sha(cl) {
+        out.push(Change::Sha256 {
+            from: sha(dl),
+            to: sha(cl),
+        });
+    }
+    let md5 = |l: Option<&Link>| l.and_then(|l| raw(&l.md5).map(|h| h.to_ascii_lowercase()));
+    // MD5 is legacy: a change only matters when there is no SHA-256 to go by.
+    if md5(dl) != md5(cl) && (sha(dl).is_none() || sha(cl).is_none()) {
+        out.push(Change::Md5 {
+            from: md5(dl),
+            to: md5(cl),
+        });
+    }
+    let related = |e: &Entry| -> Vec<String> {
+        let mut v: Vec<String> = e
+            .links
+            .iter()
+            .filter(|l| !l.is_alternate())
+            .map(|l| l.href.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    let (dr, cr) = (related(d), related(c));
+    if dr != cr {
+        out.push(Change::RelatedLinks {
+            removed: dr.iter().filter(|h| !cr.contains(h)).cloned().collect(),
+            added: cr.iter().filter(|h| !dr.contains(h)).cloned().collect(),
+        });
+    }
+    let cats = |e: &Entry| -> Vec<String> {
+        let mut v: Vec<String> = e
+            .categories
+            .iter()
+            .map(|c| format!("{}#{}", c.scheme.as_deref().unwrap_or(""), c.term))
+            .collect();
+        v.sort();
+        v
+    };
+    if cats(d) != cats(c) {
+        out.push(Change::Categories {
+            from: cats(d),
+            to: cats(c),
+        });
+    }
+    let perms = |e: &Entry| -> Vec<String> {
+        let mut v: Vec<String> = e
+            .permissions
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let (dp, cp) = (perms(d), perms(c));
+    if dp != cp {
+        out.push(Change::Permissions {
+            removed: dp.iter().filter(|p| !cp.contains(p)).cloned().collect(),
+            added: cp.iter().filter(|p| !dp.contains(p)).cloned().collect(),
+        });
+    }
+    let deps = |e: &Entry| -> Vec<String> {
+        let mut v: Vec<String> = e
+            .package_dependency
+            .iter()
+            .flat_map(|p| p.all().map(|s| s.trim().to_owned()))
+            .collect();
+        v.sort();
+        v
+    };
+    if deps(d) != deps(c) {
+        out.push(Change::Dependencies {
+            from: deps(d),
+            to: deps(c),
+        });
+    }
+    if out.is_empty() || metadata_differs(d, c) {
+        out.push(Change::Metadata);
+    }
+    out
+}
+
+/// Whether anything not covered by a typed change differs.
+fn metadata_differs(d: &Entry, c: &Entry) -> bool {
+    d.title != c.title
+        || d.summary != c.summary
+        || d.rights != c.rights
+        || d.published != c.published
+        || d.authors != c.authors
+        || d.fhir_versions != c.fhir_versions
+        || d.fhir_profiles != c.fhir_profiles
+        || d.bundle_interpretation != c.bundle_interpretation
+        || d.sct_base_version != c.sct_base_version
+        || d.crmi != c.crmi
+        || d.source != c.source
+        || d.extensions != c.extensions
+        || d.attributes != c.attributes
+        || d.contributors != c.contributors
+}
+
+fn duplicate_hazards(out: &mut FeedDiff, side: Side, dups: HashMap<&str, Vec<usize>>, feed: &Feed) {
+    let mut dups: Vec<_> = dups.into_iter().collect();
+    dups.sort_by_key(|(_, v)| v[0]);
+    for (key, idx) in dups {
+        let entries = idx
+            .iter()
+            .map(|&i| EntryRef::of(&feed.entries[i], i))
+            .collect();
+        out.hazards.push(Hazard::DuplicateKey {
+            side,
+            key: key.to_owned(),
+            entries,
+        });
+    }
+}
+
+fn missing_dependencies(out: &mut FeedDiff, candidate: &Feed) {
+    let offered: HashSet<&str> = candidate
+        .entries
+        .iter()
+        .filter_map(|e| e.version.as_ref().map(|v| v.trimmed()))
+        .collect();
+    for (ci, c) in candidate.entries.iter().enumerate() {
+        let Some(deps) = &c.package_dependency else {
+            continue;
+        };
+        for dep in deps.all().map(str::trim).filter(|d| !d.is_empty()) {
+            if !offered.contains(dep) {
+                out.hazards.push(Hazard::MissingDependency {
+                    entry: EntryRef::of(c, ci),
+                    dependency: dep.to_owned(),
+                });
+            }
+        }
+    }
+}
+
+fn version_changes(out: &mut FeedDiff, deployed: &Feed) {
+    if out.added.is_empty() {
+        return;
+    }
+    let mut deployed_versions: HashMap<&str, Vec<&ContentItemVersion>> = HashMap::new();
+    for e in &deployed.entries {
+        if let (Some(i), Some(v)) = (&e.identifier, &e.version) {
+            let list = deployed_versions.entry(i.trimmed()).or_default();
+            if !list.contains(&v) {
+                list.push(v);
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    for a in &out.added {
+        let (Some(id), Some(to)) = (&a.identifier, &a.version) else {
+            continue;
+        };
+        for from in deployed_versions.get(id.trimmed()).into_iter().flatten() {
+            if *from == to || !seen.insert((id.clone(), (*from).clone(), to.clone())) {
+                continue;
+            }
+            let order = Version::parse(to.as_str()).compare(&Version::parse(from.as_str()));
+            out.version_changes.push(VersionChange {
+                identifier: id.clone(),
+                from: (*from).clone(),
+                to: to.clone(),
+                order,
+            });
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! Diffs of fixture pairs and generated feeds, golden reports, properties, and drift.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use feed_diff::{Change, Hazard, Reference, VersionOrder, diff, drift};
+use proptest::prelude::*;
+use release_model::delta::DeltaKind;
+use release_model::feed::{ContentType, Entry, Feed};
+
+fn data(name: &str) -> Feed {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    Feed::from_slice(&std::fs::read(&path).expect("test data reads")).expect("test data parses")
+}
+
+fn shared(name: &str) -> Option<Feed> {
+    let dir = match std::env::var_os("SYND_FIXTURES") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
+    };
+    let path = dir.join("feeds").join(name);
+    if !path.is_file() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "shared fixture {} missing",
+            path.display()
+        );
+        return None;
+    }
+    Some(Feed::from_slice(&std::fs::read(&path).expect("reads")).expect("parses"))
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("golden writes");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
+    assert_eq!(actual, expected, "differs from {}", path.display());
+}
+
+fn ids<'a>(refs: impl IntoIterator<Item = &'a feed_diff::EntryRef>) -> BTreeSet<String> {
+    refs.into_iter()
+        .filter_map(|r| r.entry_id.as_ref().map(|i| i.to_string()))
+        .collect()
+}
+
+#[test]
+fn additive_release() {
+    let d = diff(&data("deployed.xml"), &data("candidate-additive.xml"));
+    assert!(d.is_additive());
+    assert_eq!(
+        ids(&d.added),
+        BTreeSet::from(["urn:uuid:full-1130".to_owned()])
+    );
+    assert_eq!(d.updated.len(), 1);
+    assert_eq!(
+        d.updated[0].changes,
+        vec![Change::Metadata],
+        "a new title is metadata only"
+    );
+    assert_eq!(d.unchanged.len(), 4);
+    assert!(d.hazards.is_empty(), "{:?}", d.hazards);
+    assert_eq!(d.version_changes.len(), 1);
+    assert_eq!(d.version_changes[0].order, VersionOrder::Newer);
+    let delta = d.to_delta();
+    assert_eq!(delta.kind(), DeltaKind::Additive);
+    assert_eq!(delta.added[0].content_type, ContentType::SctRf2Full);
+}
+
+#[test]
+fn non_additive_release() {
+    let d = diff(&data("deployed.xml"), &data("candidate-nonadditive.xml"));
+    assert!(!d.is_additive());
+    assert_eq!(
+        ids(&d.removed),
+        BTreeSet::from(["urn:uuid:cs-lab".to_owned()])
+    );
+    assert_eq!(
+        d.moved.len(),
+        1,
+        "the snapshot under a new entry id is moved, not removed and added"
+    );
+    assert_eq!(
+        d.moved[0].from_entry_id.as_ref().map(|i| i.as_str()),
+        Some("urn:uuid:snap-1031")
+    );
+    assert_eq!(d.retracted.len(), 1);
+    assert_eq!(
+        ids(&d.retracted[0].targets),
+        BTreeSet::from(["urn:uuid:bin-1031".to_owned()])
+    );
+    assert_eq!(
+        d.noop_retractions.len(),
+        1,
+        "retracting what was never offered is a no-op"
+    );
+    let kinds: Vec<&str> = d
+        .hazards
+        .iter()
+        .map(|h| match h {
+            Hazard::SameVersionChanged { .. } => "same-version-changed",
+            Hazard::Vanished { .. } => "vanished",
+            Hazard::MissingDependency { .. } => "missing-dependency",
+            Hazard::DuplicateKey { .. } => "duplicate-key",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["same-version-changed", "vanished", "missing-dependency"]
+    );
+    let delta = d.to_delta();
+    assert_eq!(delta.kind(), DeltaKind::NonAdditive);
+    assert_eq!(delta.replaced.len(), 1);
+    assert_eq!(delta.removed.len(), 1);
+    assert_eq!(delta.retracted.len(), 1);
+    assert!(delta.retracted[0].is_binary_index());
+}
+
+#[test]
+fn golden_reports() {
+    let d = diff(&data("deployed.xml"), &data("candidate-nonadditive.xml"));
+    golden("nonadditive.txt", &d.to_string());
+    golden("nonadditive.md", &d.to_markdown());
+    golden(
+        "nonadditive.json",
+        &(serde_json::to_string_pretty(&d).expect("serialises") + "\n"),
+    );
+    let d = diff(&data("deployed.xml"), &data("candidate-additive.xml"));
+    golden("additive.md", &d.to_markdown());
+}
+
+#[test]
+fn json_items_carry_identifier_version_term_and_entry_id() {
+    let d = diff(&data("deployed.xml"), &data("candidate-nonadditive.xml"));
+    let v: serde_json::Value = serde_json::to_value(&d).expect("serialises");
+    assert_eq!(v["additive"], false);
+    for list in ["added", "removed", "updated", "retracted", "moved"] {
+        let items = v[list].as_array().expect("an array");
+        assert!(!items.is_empty(), "{list}");
+        for item in items {
+            for field in ["identifier", "version", "term", "entry_id"] {
+                assert!(
+                    item.get(field).is_some(),
+                    "{list} item lacks {field}: {item}"
+                );
+            }
+        }
+    }
+    assert_eq!(v["hazards"][0]["kind"], "same-version-changed");
+}
+
+#[test]
+fn duplicate_ids_are_a_hazard() {
+    let mut f = data("deployed.xml");
+    let mut twin = f.entries[0].clone();
+    twin.version = Some("other".into());
+    f.entries.push(twin);
+    let d = diff(&data("deployed.xml"), &f);
+    assert!(
+        d.hazards
+            .iter()
+            .any(|h| matches!(h, Hazard::DuplicateKey { .. }))
+    );
+}
+
+#[test]
+fn snomed_example_feeds_across_commits() {
+    // The Dec-2022 example and the current one: the same entries re-described, one added.
+    let (Some(old), Some(new)) = (
+        shared("IHTSDO-termserver-syndication__feed-example@4c22bc4.xml"),
+        shared("IHTSDO-termserver-syndication__feed-example.xml"),
+    ) else {
+        return;
+    };
+    let d = diff(&old, &new);
+    assert_eq!(
+        d.added.len() + d.moved.len() + d.updated.len() + d.unchanged.len(),
+        new.entries.len()
+    );
+    assert_eq!(
+        d.removed.len()
+            + d.moved.len()
+            + d.updated.len()
+            + d.unchanged.len()
+            + d.retracted.iter().map(|r| r.targets.len()).sum::<usize>(),
+        old.entries.len()
+    );
+    let d2 = diff(&new, &new);
+    assert!(d2.is_empty() && d2.is_additive());
+}
+
+#[test]
+fn ncts_full_snapshot_all_with_one_version_are_distinct_artefacts() {
+    let Some(f) = shared("ncts-syndication-client__syndication.xml") else {
+        return;
+    };
+    // Renumber every entry id: each must be found again by its artefact key, not merged.
+    let mut renumbered = f.clone();
+    for (i, e) in renumbered.entries.iter_mut().enumerate() {
+        e.id = Some(format!("urn:uuid:renumbered-{i}").into());
+    }
+    let d = diff(&f, &renumbered);
+    assert_eq!(d.moved.len(), f.entries.len());
+    assert!(d.added.is_empty() && d.removed.is_empty());
+    assert!(d.is_additive());
+}
+
+#[test]
+fn drift_against_the_majority_and_an_expected_feed() {
+    let (old, new) = (data("deployed.xml"), data("candidate-additive.xml"));
+    let r = drift(&[("a", &new), ("b", &new), ("c", &old)], None).expect("instances");
+    assert_eq!(r.reference, Reference::Majority);
+    let c = &r.instances[2];
+    assert_eq!(c.missing.len(), 1);
+    assert!(c.extra.is_empty() && c.differing.is_empty());
+    assert!(r.instances[0].is_consistent());
+    let mut changed = new.clone();
+    changed.entries[0].links[0].length = Some(release_model::feed::Checked::Valid(7));
+    let r = drift(&[("a", &new), ("b", &changed)], Some(&new)).expect("instances");
+    assert_eq!(r.reference, Reference::Expected);
+    assert_eq!(r.instances[1].differing.len(), 1);
+    assert!(drift(&[], None).is_err());
+    assert!(drift(&[("a", &new), ("a", &old)], None).is_err());
+}
+
+/// A pool of distinct entries (ids and artefact keys unique) to draw feeds from.
+fn pool() -> Vec<Entry> {
+    let xml = include_str!("data/deployed.xml");
+    let base = Feed::from_slice(xml.as_bytes()).expect("parses");
+    (0..24)
+        .map(|i| {
+            let mut e = base.entries[i % base.entries.len()].clone();
+            e.id = Some(format!("urn:uuid:pool-{i}").into());
+            e.version = Some(format!("{}", 20260000 + i).into());
+            e
+        })
+        .collect()
+}
+
+fn feed_of(pool: &[Entry], picks: &[bool]) -> Feed {
+    let mut f = Feed::default();
+    f.entries = pool
+        .iter()
+        .zip(picks)
+        .filter(|(_, p)| **p)
+        .map(|(e, _)| e.clone())
+        .collect();
+    f
+}
+
+proptest! {
+    #[test]
+    fn a_feed_does_not_differ_from_itself(picks in proptest::collection::vec(any::<bool>(), 24)) {
+        let a = feed_of(&pool(), &picks);
+        let d = diff(&a, &a);
+        prop_assert!(d.is_empty());
+        prop_assert!(d.hazards.is_empty());
+        prop_assert_eq!(d.unchanged.len(), a.entries.len());
+    }
+
+    #[test]
+    fn what_one_direction_adds_the_other_removes(
+        a in proptest::collection::vec(any::<bool>(), 24),
+        b in proptest::collection::vec(any::<bool>(), 24),
+        seed in any::<u64>(),
+    ) {
+        let pool = pool();
+        let (fa, mut fb) = (feed_of(&pool, &a), feed_of(&pool, &b));
+        // Order carries no meaning.
+        if !fb.entries.is_empty() {
+            let k = (seed as usize) % fb.entries.len();
+            fb.entries.rotate_left(k);
+        }
+        let ab = diff(&fa, &fb);
+        let ba = diff(&fb, &fa);
+        prop_assert_eq!(ids(&ab.added), ids(&ba.removed));
+        prop_assert_eq!(ids(&ab.removed), ids(&ba.added));
+        let expected_added: BTreeSet<String> = (0..24).filter(|&i| b[i] && !a[i]).map(|i| format!("urn:uuid:pool-{i}")).collect();
+        prop_assert_eq!(ids(&ab.added), expected_added);
+    }
+
+    #[test]
+    fn applying_an_additive_diff_gives_the_candidate(
+        a in proptest::collection::vec(any::<bool>(), 24),
+        extra in proptest::collection::vec(any::<bool>(), 24),
+    ) {
+        let pool = pool();
+        let b: Vec<bool> = a.iter().zip(&extra).map(|(x, y)| *x || *y).collect();
+        let (fa, fb) = (feed_of(&pool, &a), feed_of(&pool, &b));
+        let d = diff(&fa, &fb);
+        prop_assert!(d.is_additive());
+        let mut applied = fa.entries.clone();
+        applied.extend(d.added.iter().map(|r| fb.entries[r.index].clone()));
+        let key = |e: &Entry| e.id.as_ref().map(|i| i.to_string());
+        let got: BTreeSet<_> = applied.iter().map(key).collect();
+        let want: BTreeSet<_> = fb.entries.iter().map(key).collect();
+        prop_assert_eq!(got, want);
+    }
+}

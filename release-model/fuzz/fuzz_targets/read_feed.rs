@@ -1,0 +1,23 @@
+//! Any bytes: the reader returns a feed or a located error, never panics; whatever it reads
+//! in lenient mode writes back to a well-formed feed that reads back equal, and the streaming
+//! reader agrees with the full read.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use release_model::feed::{EntryReader, Limits, Profile, ReadOptions, read_feed, validate_read};
+
+fuzz_target!(|data: &[u8]| {
+    let options = ReadOptions::lenient().with_limits(Limits::default().max_entries(1_000));
+    let Ok(outcome) = read_feed(data, &options) else {
+        return;
+    };
+    let _ = validate_read(&outcome, Profile::Strict);
+    let xml = outcome.feed.to_xml();
+    let again = read_feed(xml.as_bytes(), &ReadOptions::strict()).expect("written feeds are well-formed");
+    assert_eq!(again.feed, outcome.feed, "read(write(feed)) == feed");
+    let streamed: Vec<_> = EntryReader::new(data, &options)
+        .expect("the stream starts where the full read did")
+        .collect::<Result<_, _>>()
+        .expect("the stream reads what the full read did");
+    assert_eq!(streamed, outcome.feed.entries);
+});

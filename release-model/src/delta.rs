@@ -1,0 +1,161 @@
+//! What a release changes, in the terms the planner needs: the typed summary that
+//! `feed-diff` produces from two feeds and the planner consumes.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::feed::{AtomId, ContentItemIdentifier, ContentItemVersion, ContentType};
+
+/// One artefact a release touches.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[non_exhaustive]
+pub struct DeltaItem {
+    /// The content item's identifier.
+    pub identifier: ContentItemIdentifier,
+    /// Its version.
+    pub version: ContentItemVersion,
+    /// What kind of artefact (decides how it is deleted: a FHIR resource or a binary index).
+    pub content_type: ContentType,
+    /// The feed entry that carries it (in the candidate for additions, in the deployed feed
+    /// for removals).
+    pub entry_id: Option<AtomId>,
+}
+
+impl DeltaItem {
+    /// An item.
+    pub fn new(
+        identifier: ContentItemIdentifier,
+        version: ContentItemVersion,
+        content_type: ContentType,
+        entry_id: Option<AtomId>,
+    ) -> Self {
+        Self {
+            identifier,
+            version,
+            content_type,
+            entry_id,
+        }
+    }
+
+    /// Whether the artefact is an Ontoserver binary index (deleted through
+    /// `/api/deleteCodeSystem`, not a FHIR delete).
+    pub fn is_binary_index(&self) -> bool {
+        self.content_type.is_binary_index()
+    }
+}
+
+impl fmt::Display for DeltaItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} ({})",
+            self.identifier, self.version, self.content_type
+        )
+    }
+}
+
+/// What a release changes.
+///
+/// A preload only ever adds: it skips what is present and replaces a resource with the same
+/// URL and version only when the incoming `date` is later. So only [`Delta::is_additive`]
+/// releases can be carried out by redoing the preload; anything removed, retracted or
+/// replaced under the same version needs deletes or a rebuild.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Delta {
+    /// Artefacts the candidate offers and the deployed feed does not.
+    pub added: Vec<DeltaItem>,
+    /// Artefacts whose entry changed (metadata, links) without changing the artefact.
+    pub updated: Vec<DeltaItem>,
+    /// Artefacts the deployed feed offers and the candidate no longer does (not retracted).
+    pub removed: Vec<DeltaItem>,
+    /// Artefacts the candidate retracts and the deployed feed had.
+    pub retracted: Vec<DeltaItem>,
+    /// Artefacts republished under the same identifier and version with different bytes
+    /// (hash or length): a preload will not apply them.
+    pub replaced: Vec<DeltaItem>,
+}
+
+/// The class of a delta, for choosing a strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum DeltaKind {
+    /// Nothing changes.
+    Empty,
+    /// Only additions and metadata updates: a redo of the preload applies it.
+    Additive,
+    /// Something must be removed or replaced.
+    NonAdditive,
+}
+
+impl Delta {
+    /// Whether a redo of the preload applies the whole release: nothing removed, nothing
+    /// retracted, no artefact replaced under the same version.
+    pub fn is_additive(&self) -> bool {
+        self.removed.is_empty() && self.retracted.is_empty() && self.replaced.is_empty()
+    }
+
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.updated.is_empty()
+            && self.removed.is_empty()
+            && self.retracted.is_empty()
+            && self.replaced.is_empty()
+    }
+
+    /// The class of the delta.
+    pub fn kind(&self) -> DeltaKind {
+        if self.is_empty() {
+            DeltaKind::Empty
+        } else if self.is_additive() {
+            DeltaKind::Additive
+        } else {
+            DeltaKind::NonAdditive
+        }
+    }
+
+    /// What must be deleted from a server before a preload can reach the candidate: the
+    /// removed, retracted and replaced artefacts.
+    pub fn to_delete(&self) -> impl Iterator<Item = &DeltaItem> {
+        self.removed
+            .iter()
+            .chain(&self.retracted)
+            .chain(&self.replaced)
+    }
+
+    /// What a server must hold afterwards that it may not hold now: added and replaced.
+    pub fn to_load(&self) -> impl Iterator<Item = &DeltaItem> {
+        self.added.iter().chain(&self.replaced)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(v: &str) -> DeltaItem {
+        DeltaItem::new("http://x".into(), v.into(), ContentType::FhirValueSet, None)
+    }
+
+    #[test]
+    fn additive_means_nothing_removed_retracted_or_replaced() {
+        let mut d = Delta::default();
+        assert_eq!(d.kind(), DeltaKind::Empty);
+        d.added.push(item("2"));
+        d.updated.push(item("1"));
+        assert_eq!(d.kind(), DeltaKind::Additive);
+        for field in [0, 1, 2] {
+            let mut n = d.clone();
+            match field {
+                0 => n.removed.push(item("0")),
+                1 => n.retracted.push(item("0")),
+                _ => n.replaced.push(item("1")),
+            }
+            assert_eq!(n.kind(), DeltaKind::NonAdditive);
+            assert_eq!(n.to_delete().count(), 1);
+        }
+    }
+}
