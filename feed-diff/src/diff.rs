@@ -362,7 +362,8 @@ impl fmt::Display for Hazard {
     }
 }
 
-/// A new version of a content item the deployed feed offers in another version.
+/// A new version of a content item the deployed feed offers in another version, compared with
+/// the newest deployed version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct VersionChange {
@@ -396,7 +397,8 @@ pub struct FeedDiff {
     pub noop_retractions: Vec<Retracted>,
     /// Hazards.
     pub hazards: Vec<Hazard>,
-    /// New versions of content items that the deployed feed offers in another version.
+    /// New versions of content items that the deployed feed offers in another version, each
+    /// against the newest deployed one.
     pub version_changes: Vec<VersionChange>,
 }
 
@@ -879,12 +881,30 @@ fn version_changes(out: &mut FeedDiff, deployed: &Feed) {
     if out.added.is_empty() {
         return;
     }
-    let mut deployed_versions: HashMap<&str, Vec<&ContentItemVersion>> = HashMap::new();
+    let wanted: HashSet<&str> = out
+        .added
+        .iter()
+        .filter_map(|a| a.identifier.as_ref().map(|i| i.trimmed()))
+        .collect();
+    // The newest deployed version of each identifier a new version arrives for; a version in
+    // another format than the first one seen is skipped rather than compared as a string.
+    let mut latest: HashMap<&str, (&ContentItemVersion, Version)> = HashMap::new();
     for e in &deployed.entries {
-        if let (Some(i), Some(v)) = (&e.identifier, &e.version) {
-            let list = deployed_versions.entry(i.trimmed()).or_default();
-            if !list.contains(&v) {
-                list.push(v);
+        let (Some(i), Some(v)) = (&e.identifier, &e.version) else {
+            continue;
+        };
+        if !wanted.contains(i.trimmed()) {
+            continue;
+        }
+        let parsed = Version::parse(v.as_str());
+        match latest.get_mut(i.trimmed()) {
+            None => {
+                latest.insert(i.trimmed(), (v, parsed));
+            }
+            Some(slot) => {
+                if parsed.compare(&slot.1) == VersionOrder::Newer {
+                    *slot = (v, parsed);
+                }
             }
         }
     }
@@ -893,17 +913,17 @@ fn version_changes(out: &mut FeedDiff, deployed: &Feed) {
         let (Some(id), Some(to)) = (&a.identifier, &a.version) else {
             continue;
         };
-        for from in deployed_versions.get(id.trimmed()).into_iter().flatten() {
-            if *from == to || !seen.insert((id.clone(), (*from).clone(), to.clone())) {
-                continue;
-            }
-            let order = Version::parse(to.as_str()).compare(&Version::parse(from.as_str()));
-            out.version_changes.push(VersionChange {
-                identifier: id.clone(),
-                from: (*from).clone(),
-                to: to.clone(),
-                order,
-            });
+        let Some((from, from_parsed)) = latest.get(id.trimmed()) else {
+            continue;
+        };
+        if *from == to || !seen.insert((id.trimmed(), to.trimmed())) {
+            continue;
         }
+        out.version_changes.push(VersionChange {
+            identifier: id.clone(),
+            from: (*from).clone(),
+            to: to.clone(),
+            order: Version::parse(to.as_str()).compare(from_parsed),
+        });
     }
 }
