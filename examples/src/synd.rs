@@ -40,6 +40,9 @@ enum Command {
     /// Security labels and read access.
     #[command(subcommand)]
     Labels(LabelsCommand),
+    /// Plan a release: the steps for every instance; exit 0 planned, 1 rejected by policy,
+    /// 2 bad input.
+    Plan(PlanArgs),
     /// What a release changes: exit 0 additive, 1 not additive, 2 unreadable.
     Diff {
         /// The deployed feed.
@@ -53,6 +56,46 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+}
+
+#[derive(clap::Args, Debug)]
+struct PlanArgs {
+    /// The feed production serves now.
+    #[arg(long)]
+    deployed: PathBuf,
+    /// The candidate feed.
+    #[arg(long)]
+    candidate: PathBuf,
+    /// `single`, `scaled-separate:N` or `scaled-shared:N`.
+    #[arg(long, default_value = "single")]
+    topology: String,
+    /// `persistent` or `transient`.
+    #[arg(long, default_value = "persistent")]
+    storage: String,
+    /// The single server is read-only (scaled servers always are).
+    #[arg(long)]
+    read_only: bool,
+    /// The service must stay up.
+    #[arg(long)]
+    zero_downtime: bool,
+    /// FHIR deletes are not allowed.
+    #[arg(long)]
+    no_deletes: bool,
+    /// The base URL of the instances (scaled instances get `prod-N.` before the host).
+    #[arg(long, default_value = "https://tx.example.org")]
+    base_url: String,
+    /// The feed the instances preload (the candidate's feed URL), for rebuild steps.
+    #[arg(long)]
+    preload_feed: Option<String>,
+    /// Print JSON.
+    #[arg(long, conflicts_with_all = ["markdown", "mermaid"])]
+    json: bool,
+    /// Print a Markdown runbook (the default).
+    #[arg(long, conflicts_with = "mermaid")]
+    markdown: bool,
+    /// Print a Mermaid flowchart.
+    #[arg(long)]
+    mermaid: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -134,6 +177,7 @@ where
     let result = match cli.command {
         Command::Feed(cmd) => feed(cmd, out),
         Command::Labels(cmd) => labels(cmd, out),
+        Command::Plan(args) => plan(args, out),
         Command::Diff {
             deployed,
             candidate,
@@ -279,6 +323,101 @@ fn feed(cmd: FeedCommand, out: &mut dyn Write) -> Result<i32, Failure> {
             }
         }
     }
+}
+
+fn plan(args: PlanArgs, out: &mut dyn Write) -> Result<i32, Failure> {
+    use release_model::deployment::{
+        Access, BaseUrl, Deployment, DeploymentModel, Instance, InstanceName, Role, Storage,
+        Topology,
+    };
+    use release_model::plan::{Policy, plan};
+
+    let storage = match args.storage.as_str() {
+        "persistent" => Storage::Persistent,
+        "transient" => Storage::Transient,
+        other => {
+            return Err(format!(
+                "--storage must be persistent or transient, not '{other}'"
+            ));
+        }
+    };
+    let (scheme, host) = args
+        .base_url
+        .split_once("://")
+        .ok_or_else(|| format!("--base-url '{}' is not a URL", args.base_url))?;
+    let instance = |name: &str, url: String, access| -> Result<Instance, Failure> {
+        Ok(Instance::new(
+            InstanceName::new(name).map_err(|e| e.to_string())?,
+            BaseUrl::new(&url).map_err(|e| e.to_string())?,
+            Role::Production,
+            access,
+            storage,
+        ))
+    };
+    let scaled = |n: &str| -> Result<Vec<Instance>, Failure> {
+        let n: usize = n
+            .parse()
+            .map_err(|_| format!("'{n}' is not a number of instances"))?;
+        (0..n)
+            .map(|i| {
+                instance(
+                    &format!("prod-{i}"),
+                    format!("{scheme}://prod-{i}.{host}"),
+                    Access::ReadOnly,
+                )
+            })
+            .collect()
+    };
+    let topology = match args.topology.split_once(':') {
+        None if args.topology == "single" => {
+            let access = if args.read_only {
+                Access::ReadOnly
+            } else {
+                Access::ReadWrite
+            };
+            Topology::single(instance("prod", args.base_url.clone(), access)?)
+        }
+        Some(("scaled-separate", n)) => {
+            Topology::scaled_separate(scaled(n)?).map_err(|e| e.to_string())?
+        }
+        Some(("scaled-shared", n)) => {
+            let through = InstanceName::new("prod-0").map_err(|e| e.to_string())?;
+            Topology::scaled_shared(scaled(n)?, through).map_err(|e| e.to_string())?
+        }
+        _ => {
+            return Err(format!(
+                "--topology must be single, scaled-separate:N or scaled-shared:N, not '{}'",
+                args.topology
+            ));
+        }
+    };
+    let mut deployment = Deployment::new(DeploymentModel::Comprehensive, topology);
+    if let Some(feed) = args.preload_feed {
+        deployment = deployment.with_preload_feed(feed);
+    }
+    let old = load(&args.deployed, &ReadOptions::lenient())?.feed;
+    let new = load(&args.candidate, &ReadOptions::lenient())?.feed;
+    let delta = feed_diff::diff(&old, &new).to_delta();
+    let policy = Policy::default()
+        .with_zero_downtime(args.zero_downtime)
+        .with_fhir_deletes(!args.no_deletes);
+    let io = |e: std::io::Error| format!("writing output: {e}");
+    let p = match plan(&deployment, &delta, &policy) {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(out, "{e}").map_err(io)?;
+            return Ok(EXIT_FINDINGS);
+        }
+    };
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &p).map_err(|e| format!("writing JSON: {e}"))?;
+        writeln!(out).map_err(io)?;
+    } else if args.mermaid {
+        write!(out, "{}", p.to_mermaid()).map_err(io)?;
+    } else {
+        write!(out, "{}", p.to_markdown(&deployment)).map_err(io)?;
+    }
+    Ok(EXIT_OK)
 }
 
 fn diff(

@@ -239,6 +239,81 @@ fn diff_exit_codes_and_formats() {
 }
 
 #[test]
+fn plan_json_has_the_documented_shape() {
+    let (old, non) = (
+        diff_data("deployed.xml"),
+        diff_data("candidate-nonadditive.xml"),
+    );
+    let (code, out, err) = synd(&[
+        "plan",
+        "--deployed",
+        &old,
+        "--candidate",
+        &non,
+        "--topology",
+        "scaled-separate:3",
+        "--storage",
+        "persistent",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["strategy"], "wipe-and-restart");
+    assert_eq!(v["downtime"], true);
+    assert!(
+        v["rationale"]
+            .as_str()
+            .is_some_and(|r| r.contains("read-only"))
+    );
+    assert!(v["warnings"].is_array());
+    let steps = v["steps"].as_array().expect("steps");
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["action"].is_string() && s["instance"].is_string())
+    );
+    let (code, out, _) = synd(&[
+        "plan",
+        "--deployed",
+        &old,
+        "--candidate",
+        &non,
+        "--topology",
+        "single",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["strategy"], "delete-then-preload");
+    let first = &v["steps"][0];
+    assert_eq!(first["action"], "delete-resource");
+    assert_eq!(first["method"], "DELETE");
+    let (code, out, _) = synd(&[
+        "plan",
+        "--deployed",
+        &old,
+        "--candidate",
+        &diff_data("candidate-additive.xml"),
+        "--topology",
+        "scaled-shared:2",
+        "--mermaid",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("flowchart TD"), "{out}");
+    let (code, _, err) = synd(&[
+        "plan",
+        "--deployed",
+        &old,
+        "--candidate",
+        &non,
+        "--topology",
+        "ring:3",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--topology"), "{err}");
+}
+
+#[test]
 fn roundtrip_succeeds_on_every_fixture() {
     let Some(dir) = fixtures() else { return };
     for entry in std::fs::read_dir(dir).expect("fixture folder lists") {

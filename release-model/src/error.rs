@@ -81,6 +81,37 @@ pub enum Error {
     /// Reading the underlying source failed.
     #[error("reading the feed failed: {0}")]
     Io(#[source] std::io::Error),
+    /// An instance name that is empty or contains white space or `/`.
+    #[error("instance name '{0}' must be non-empty without white space or '/'")]
+    InstanceName(String),
+    /// A base URL that is not an absolute `http(s)` URL without query or fragment.
+    #[error("base URL '{0}' must be an absolute http(s) URL without query or fragment")]
+    BaseUrl(String),
+    /// A release candidate name not of the form `release-candidate-YYYYMMDDThhmm`.
+    #[error("release candidate name '{0}' is not release-candidate-YYYYMMDDThhmm")]
+    CandidateName(String),
+    /// A scaled topology with fewer than two instances.
+    #[error("a scaled topology needs at least two instances, got {0}")]
+    TooFewInstances(usize),
+    /// A scaled instance that accepts writes: scaled servers are forced read-only.
+    #[error("instance {0} is scaled but read-write; scaled servers are read-only")]
+    ScaledReadWrite(String),
+    /// Two instances with one name.
+    #[error("two instances are named {0}")]
+    DuplicateInstance(String),
+    /// A shared topology updated through an instance it does not contain.
+    #[error("shared topology is updated through {0}, which is not one of its instances")]
+    UnknownInstance(String),
+    /// Instances of one topology with different storage (they are rebuilt the same way).
+    #[error("instances of one topology must share a storage kind")]
+    MixedStorage,
+    /// The planner refuses: the policy is unsafe for the deployment, or asks for what it
+    /// cannot do.
+    #[error("plan rejected: {reason}")]
+    PolicyRejected {
+        /// Why, for the operator.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -90,7 +121,7 @@ impl Error {
             Error::Malformed { position, .. }
             | Error::NotAFeed { position, .. }
             | Error::LimitExceeded { position, .. } => Some(*position),
-            Error::Io(_) => None,
+            _ => None,
         }
     }
 }

@@ -2,7 +2,11 @@
 #![forbid(unsafe_code)]
 
 pub mod delta;
+pub mod deployment;
 mod error;
 pub mod feed;
+pub mod notice;
+pub mod plan;
+mod render;
 
 pub use error::{Error, Limit, Position};

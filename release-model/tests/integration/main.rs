@@ -8,6 +8,8 @@ mod deviations;
 mod properties;
 // The streaming reader agrees with the full read, and respects its limits.
 mod streaming;
+// The planner's rules, decision table and golden runbooks.
+mod planner;
 
 use std::path::PathBuf;
 
@@ -28,6 +30,20 @@ pub fn fixtures_dir() -> Option<PathBuf> {
     );
     eprintln!("skipping: shared fixtures not found at {}", dir.display());
     None
+}
+
+/// Compares rendered output with `tests/golden/NAME`; `UPDATE_GOLDEN=1` rewrites it.
+pub fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("golden file writes");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
+    assert_eq!(actual, expected, "output differs from {}", path.display());
 }
 
 /// An in-repo test feed from `tests/data`.

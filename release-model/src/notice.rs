@@ -1,0 +1,258 @@
+//! Release notices: a release that takes the service down needs notice of ten working days to
+//! the organisations that use it, stating the window and its expected duration.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Weekday};
+use serde::Serialize;
+
+use crate::plan::Plan;
+
+/// Working days of notice a release with downtime needs.
+pub const NOTICE_WORKING_DAYS: u32 = 10;
+
+/// Why a release is co-ordinated with the organisations that use the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum CoordinationReason {
+    /// An integration changes.
+    IntegrationChange,
+    /// A connector is updated.
+    ConnectorUpdate,
+    /// A process changes.
+    ProcessChange,
+    /// The user interface changes significantly.
+    SignificantUiChange,
+}
+
+/// The kinds of release in the release-process document.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ReleaseKind {
+    /// Invisible to users.
+    Background,
+    /// Agreed with the organisations that use the service, for these reasons.
+    Coordinated {
+        /// Why.
+        reasons: Vec<CoordinationReason>,
+    },
+    /// A terminology content release (runs in parallel to application releases).
+    Content,
+}
+
+/// When the service will be down, in the service's local time.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub struct DowntimeWindow {
+    /// When it starts.
+    pub start: NaiveDateTime,
+    /// How long it is expected to last.
+    #[serde(serialize_with = "minutes")]
+    pub duration: Duration,
+}
+
+fn minutes<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs() / 60)
+}
+
+impl DowntimeWindow {
+    /// A window.
+    pub fn new(start: NaiveDateTime, duration: Duration) -> Self {
+        Self { start, duration }
+    }
+
+    /// When it is expected to end.
+    pub fn end(&self) -> NaiveDateTime {
+        self.start
+            + chrono::Duration::from_std(self.duration).unwrap_or_else(|_| chrono::Duration::zero())
+    }
+}
+
+/// Working days: Monday to Friday, less the holidays supplied.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkingDayCalendar {
+    holidays: BTreeSet<NaiveDate>,
+}
+
+impl WorkingDayCalendar {
+    /// A calendar of weekdays with no holidays.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A calendar with these public holidays.
+    pub fn with_holidays(holidays: impl IntoIterator<Item = NaiveDate>) -> Self {
+        Self {
+            holidays: holidays.into_iter().collect(),
+        }
+    }
+
+    /// Whether `day` is a working day.
+    pub fn is_working_day(&self, day: NaiveDate) -> bool {
+        !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) && !self.holidays.contains(&day)
+    }
+
+    /// The working day `n` working days before `day` (not counting `day` itself).
+    pub fn working_days_before(&self, day: NaiveDate, n: u32) -> NaiveDate {
+        let mut d = day;
+        let mut left = n;
+        while left > 0 {
+            d = d.pred_opt().unwrap_or(d);
+            if self.is_working_day(d) {
+                left -= 1;
+            }
+        }
+        d
+    }
+
+    /// Working days from `from` (inclusive) to `to` (exclusive).
+    pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> u32 {
+        from.iter_days()
+            .take_while(|d| *d < to)
+            .filter(|d| self.is_working_day(*d))
+            .count() as u32
+    }
+}
+
+/// The last day notice can be given for a window starting at `window_start`: ten working days
+/// before the window's day, not counting that day.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use release_model::notice::{notice_deadline, WorkingDayCalendar};
+///
+/// let window = NaiveDate::from_ymd_opt(2026, 12, 14).unwrap().and_hms_opt(20, 0, 0).unwrap();
+/// let deadline = notice_deadline(&WorkingDayCalendar::new(), window);
+/// assert_eq!(deadline, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+/// ```
+pub fn notice_deadline(calendar: &WorkingDayCalendar, window_start: NaiveDateTime) -> NaiveDate {
+    calendar.working_days_before(window_start.date(), NOTICE_WORKING_DAYS)
+}
+
+/// What must be announced, by when, for a release with downtime.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub struct NoticeRequirement {
+    /// The kind of release.
+    pub kind: ReleaseKind,
+    /// The downtime window.
+    pub window: DowntimeWindow,
+    /// The last day notice can be given.
+    pub deadline: NaiveDate,
+}
+
+impl NoticeRequirement {
+    /// The notice a plan needs, if it takes the service down. The window's duration is the
+    /// plan's downtime estimate.
+    pub fn for_plan(
+        plan: &Plan,
+        kind: ReleaseKind,
+        window_start: NaiveDateTime,
+        calendar: &WorkingDayCalendar,
+    ) -> Option<Self> {
+        if !plan.downtime {
+            return None;
+        }
+        let duration = plan
+            .downtime_estimate
+            .unwrap_or(Duration::from_secs(60 * 60));
+        Some(Self {
+            kind,
+            window: DowntimeWindow::new(window_start, duration),
+            deadline: notice_deadline(calendar, window_start),
+        })
+    }
+
+    /// Whether notice given on `day` is in time.
+    pub fn is_met_by(&self, day: NaiveDate) -> bool {
+        day <= self.deadline
+    }
+
+    /// The earliest window start that notice given on `today` allows (the same time of day).
+    pub fn earliest_window(calendar: &WorkingDayCalendar, today: NaiveDate) -> NaiveDate {
+        let mut d = today;
+        loop {
+            d = d.succ_opt().unwrap_or(d);
+            if calendar.working_days_before(d, NOTICE_WORKING_DAYS) >= today {
+                return d;
+            }
+        }
+    }
+}
+
+impl fmt::Display for NoticeRequirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "downtime from {} for about {} minutes: give notice by {}",
+            self.window.start.format("%Y-%m-%d %H:%M"),
+            self.window.duration.as_secs() / 60,
+            self.deadline
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("valid date")
+    }
+
+    #[test]
+    fn ten_working_days_skip_weekends() {
+        let cal = WorkingDayCalendar::new();
+        // Monday 14 Dec 2026 → Monday 30 Nov 2026.
+        assert_eq!(
+            cal.working_days_before(d(2026, 12, 14), 10),
+            d(2026, 11, 30)
+        );
+        // A Saturday window counts back from the Saturday: Fri 11 is day 1.
+        assert_eq!(
+            cal.working_days_before(d(2026, 12, 12), 10),
+            d(2026, 11, 30)
+        );
+        assert_eq!(
+            cal.working_days_between(d(2026, 11, 30), d(2026, 12, 14)),
+            10
+        );
+    }
+
+    #[test]
+    fn holidays_push_the_deadline_back() {
+        let cal = WorkingDayCalendar::with_holidays([d(2026, 12, 8)]);
+        assert_eq!(
+            cal.working_days_before(d(2026, 12, 14), 10),
+            d(2026, 11, 27)
+        );
+    }
+
+    #[test]
+    fn year_end_with_christmas_and_new_year() {
+        let cal =
+            WorkingDayCalendar::with_holidays([d(2026, 12, 25), d(2026, 12, 28), d(2027, 1, 1)]);
+        // Window Tue 12 Jan 2027. Working days back: 11 Jan, 8, 7, 6, 5, 4 Jan,
+        // 31, 30, 29 Dec, (28 holiday, 26-27 weekend, 25 holiday), 24 Dec.
+        assert_eq!(
+            notice_deadline(&cal, d(2027, 1, 12).and_hms_opt(22, 0, 0).expect("valid")),
+            d(2026, 12, 24)
+        );
+        assert_eq!(
+            NoticeRequirement::earliest_window(&cal, d(2026, 12, 24)),
+            d(2027, 1, 12)
+        );
+    }
+
+    #[test]
+    fn leap_years() {
+        let cal = WorkingDayCalendar::new();
+        // Friday 13 Mar 2028 → 28 Feb 2028 is a Monday; 29 Feb exists in 2028.
+        assert_eq!(cal.working_days_before(d(2028, 3, 13), 10), d(2028, 2, 28));
+        assert!(cal.is_working_day(d(2028, 2, 29)));
+    }
+}
