@@ -805,11 +805,9 @@ fn unescape_attr(
         let c = rest.as_bytes()[i];
         if c != b'&' {
             // A CR LF pair is one line end, so one space.
-            if c == b'\r' && rest.as_bytes().get(i + 1) == Some(&b'\n') {
-                rest = &rest[i + 1..];
-            }
+            let crlf = c == b'\r' && rest.as_bytes().get(i + 1) == Some(&b'\n');
             out.push(' ');
-            rest = &rest[i + 1..];
+            rest = &rest[i + if crlf { 2 } else { 1 }..];
             continue;
         }
         let after = &rest[i + 1..];
@@ -1986,5 +1984,21 @@ fn md5(raw: String) -> Checked<Md5> {
     match Md5::parse(&raw) {
         Ok(h) => Checked::Valid(h),
         Err(_) => Checked::Malformed(raw),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Found by the `read_feed` fuzz target: a CR LF pair advanced past the end of the value.
+    #[test]
+    fn attribute_white_space_is_normalised_including_cr_lf() {
+        let mut notes = Vec::new();
+        let out = unescape_attr("a\r\n\r\nb\tc\nd&amp;e\r", Mode::Lenient, 0, &mut notes)
+            .map_err(|_| "lenient unescaping does not fail")
+            .expect("lenient");
+        assert_eq!(out, "a  b c d&e ");
+        assert!(notes.is_empty());
     }
 }

@@ -376,3 +376,16 @@ fn findings_beyond_the_limit_are_counted_not_kept() {
     assert_eq!(o.findings.len(), 5);
     assert_eq!(o.dropped_findings, 15);
 }
+
+#[test]
+fn inputs_the_fuzzer_found_fail_cleanly() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzzed");
+    for entry in std::fs::read_dir(dir).expect("fuzzed inputs list") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("reads");
+        for opts in [ReadOptions::lenient(), ReadOptions::strict()] {
+            if let Err(e) = read_feed(&bytes, &opts) {
+                assert!(e.position().is_some(), "{e}");
+            }
+        }
+    }
+}
