@@ -647,6 +647,8 @@ pub fn diff(deployed: &Feed, candidate: &Feed) -> FeedDiff {
         out.removed.push(r);
     }
 
+    duplicate_artefacts(&mut out, Side::Deployed, deployed);
+    duplicate_artefacts(&mut out, Side::Candidate, candidate);
     missing_dependencies(&mut out, candidate);
     version_changes(&mut out, deployed);
     out
@@ -853,6 +855,39 @@ fn duplicate_hazards(out: &mut FeedDiff, side: Side, dups: HashMap<&str, Vec<usi
             key: key.to_owned(),
             entries,
         });
+    }
+}
+
+/// Two entries of one feed offering the same artefact (identifier, version, scheme, term)
+/// under different ids: one of them will be matched arbitrarily.
+fn duplicate_artefacts(out: &mut FeedDiff, side: Side, feed: &Feed) {
+    let mut first: HashMap<ArtefactKey<'_>, usize> = HashMap::with_capacity(feed.entries.len());
+    let mut dups: HashMap<ArtefactKey<'_>, Vec<usize>> = HashMap::new();
+    for (i, e) in feed.entries.iter().enumerate() {
+        let Some(k) = artefact_key(e) else { continue };
+        match first.get(&k) {
+            None => {
+                first.insert(k, i);
+            }
+            Some(&f) => {
+                // Entries repeated under one id are reported as duplicate ids already.
+                if entry_key(&feed.entries[f]) == entry_key(e) {
+                    continue;
+                }
+                dups.entry(k).or_insert_with(|| vec![f]).push(i);
+            }
+        }
+    }
+    let mut dups: Vec<_> = dups.into_iter().collect();
+    dups.sort_by_key(|(_, idx)| idx[0]);
+    for (k, idx) in dups {
+        let entries = idx
+            .iter()
+            .map(|&i| EntryRef::of(&feed.entries[i], i))
+            .collect();
+        let key = format!("{} {} {}#{}", k.identifier, k.version, k.scheme, k.term);
+        out.hazards
+            .push(Hazard::DuplicateKey { side, key, entries });
     }
 }
 

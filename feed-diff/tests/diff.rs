@@ -172,6 +172,26 @@ fn duplicate_ids_are_a_hazard() {
 }
 
 #[test]
+fn the_same_artefact_under_two_ids_is_a_hazard() {
+    let mut f = data("deployed.xml");
+    let mut twin = f.entries[3].clone();
+    twin.id = Some("urn:uuid:twin".into());
+    f.entries.push(twin);
+    let d = diff(&data("deployed.xml"), &f);
+    let dup = d.hazards.iter().find_map(|h| match h {
+        Hazard::DuplicateKey {
+            side: feed_diff::Side::Candidate,
+            key,
+            entries,
+        } => Some((key, entries.len())),
+        _ => None,
+    });
+    let (key, n) = dup.expect("a duplicate artefact key is reported");
+    assert!(key.contains("body-sites 1.0.0"), "{key}");
+    assert_eq!(n, 2);
+}
+
+#[test]
 fn snomed_example_feeds_across_commits() {
     // The Dec-2022 example and the current one: the same entries re-described, one added.
     let (Some(old), Some(new)) = (

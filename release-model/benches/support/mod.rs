@@ -26,7 +26,9 @@ pub(super) fn ncts_shaped(entries: usize) -> String {
     );
     for i in 0..entries {
         let release = i / 7;
-        let date = 20_000_101 + (release % 9000);
+        // A distinct, valid YYYYMMDD per release, so artefact keys never repeat across releases.
+        let date =
+            (2000 + release / 336) * 10_000 + (1 + (release / 28) % 12) * 100 + 1 + release % 28;
         let (term, scheme, ident, version, media, fhir) = match i % 7 {
             0..=2 => (
                 ["SCT_RF2_FULL", "SCT_RF2_SNAPSHOT", "SCT_RF2_ALL"][i % 7],
