@@ -1,2 +1,21 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+
+mod auth;
+mod download;
+mod error;
+mod fanout;
+mod http;
+mod secret;
+mod terminology;
+
+pub use auth::{
+    ClientAuth, ClientCredentials, ClientCredentialsConfig, Clock, ManualClock, NoAuth,
+    StaticToken, SystemClock, TokenSource,
+};
+pub use download::{Downloaded, Downloader};
+pub use error::Error;
+pub use fanout::fan_out;
+pub use http::{ClientOptions, RetryPolicy};
+pub use secret::{AccessToken, ClientSecret};
+pub use terminology::{FeedFetch, TerminologyClient};

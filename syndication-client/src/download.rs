@@ -1,0 +1,184 @@
+//! Verified artefact downloads: streamed to a temporary file beside the destination while
+//! hashing and counting, checked against the feed link, and only then moved into place.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use md5::Md5;
+use release_model::feed::Link;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::auth::TokenSource;
+use crate::error::{Error, ShownUrl};
+use crate::http::{ClientOptions, Http, Idempotent, Verb};
+
+/// What a verified download checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Downloaded {
+    /// Where the artefact now is.
+    pub path: PathBuf,
+    /// Bytes written.
+    pub bytes: u64,
+    /// The SHA-256 of the bytes, lower-case hex.
+    pub sha256: String,
+    /// Which declared checks passed (`length`, `sha256`, `md5`).
+    pub verified: Vec<&'static str>,
+}
+
+/// Downloads artefacts named by feed links.
+#[derive(Debug)]
+pub struct Downloader {
+    http: Http,
+}
+
+/// Removes the temporary file unless the download completed.
+struct TempGuard(Option<PathBuf>);
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            // Best effort: the error that made us unwind is the one to report.
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Downloader {
+    /// A downloader.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the HTTP client cannot be built.
+    pub fn new(tokens: Arc<dyn TokenSource>, options: ClientOptions) -> Result<Self, Error> {
+        Ok(Self {
+            http: Http::new(tokens, options)?,
+        })
+    }
+
+    /// Downloads `link.href` to `dest`, verifying its `length` and hashes (SHA-256, and MD5
+    /// when there is no SHA-256). Memory stays flat however large the artefact; `progress` is
+    /// called with the bytes received so far and the declared length.
+    ///
+    /// # Errors
+    /// [`Error::Integrity`] when the length or a hash does not match, a truncated stream as a
+    /// transport error, [`Error::Io`] for local failures; in every case no file is left at
+    /// `dest` or beside it.
+    pub async fn download(
+        &self,
+        link: &Link,
+        dest: &Path,
+        mut progress: impl FnMut(u64, Option<u64>) + Send,
+    ) -> Result<Downloaded, Error> {
+        let url = reqwest::Url::parse(&link.href).map_err(|e| Error::Config {
+            message: format!("href '{}': {e}", link.href),
+        })?;
+        let shown = ShownUrl(&url).to_string();
+        let expected_len = link.length_bytes();
+        let resp = self
+            .http
+            .send(Verb::Get, &url, None, &[], Idempotent::Yes)
+            .await?;
+
+        let dir = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "artefact".into());
+        let tmp = dir.join(format!(".{name}.{}.part", std::process::id()));
+        let io = |path: &Path, source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| io(&tmp, e))?;
+        let mut guard = TempGuard(Some(tmp.clone()));
+
+        let mut sha = Sha256::new();
+        let mut md5 = Md5::new();
+        let mut written = 0u64;
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Error::Transport {
+                method: "GET",
+                url: shown.clone(),
+                message: format!(
+                    "download interrupted after {written} bytes: {}",
+                    crate::http::transport_message(&e)
+                ),
+                timeout: e.is_timeout(),
+            })?;
+            written += chunk.len() as u64;
+            if let Some(n) = expected_len.filter(|n| written > *n) {
+                return Err(Error::Integrity {
+                    url: shown,
+                    what: "length",
+                    expected: n.to_string(),
+                    actual: format!("more than {n}"),
+                });
+            }
+            sha.update(&chunk);
+            md5.update(&chunk);
+            file.write_all(&chunk).await.map_err(|e| io(&tmp, e))?;
+            progress(written, expected_len);
+        }
+        file.flush().await.map_err(|e| io(&tmp, e))?;
+        file.sync_all().await.map_err(|e| io(&tmp, e))?;
+        drop(file);
+
+        let mut verified = Vec::new();
+        if let Some(n) = expected_len {
+            if n != written {
+                return Err(Error::Integrity {
+                    url: shown,
+                    what: "length",
+                    expected: n.to_string(),
+                    actual: written.to_string(),
+                });
+            }
+            verified.push("length");
+        }
+        let sha_bytes = sha.finalize();
+        if let Some(h) = link.sha256() {
+            if !h.matches(&sha_bytes) {
+                return Err(Error::Integrity {
+                    url: shown,
+                    what: "sha256",
+                    expected: h.as_str().to_ascii_lowercase(),
+                    actual: hex(&sha_bytes),
+                });
+            }
+            verified.push("sha256");
+        } else if let Some(h) = link.md5() {
+            let md5_bytes = md5.finalize();
+            if !h.matches(&md5_bytes) {
+                return Err(Error::Integrity {
+                    url: shown,
+                    what: "md5",
+                    expected: h.as_str().to_ascii_lowercase(),
+                    actual: hex(&md5_bytes),
+                });
+            }
+            verified.push("md5");
+        }
+        tokio::fs::rename(&tmp, dest)
+            .await
+            .map_err(|e| io(dest, e))?;
+        guard.0 = None;
+        Ok(Downloaded {
+            path: dest.to_path_buf(),
+            bytes: written,
+            sha256: hex(&sha_bytes),
+            verified,
+        })
+    }
+}

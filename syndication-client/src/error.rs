@@ -1,0 +1,180 @@
+//! The crate's error type: what went wrong, where (the URL, never a secret), and whether a
+//! retry could help.
+
+use std::fmt;
+
+/// Everything that can go wrong talking to servers.
+///
+/// Errors say whether the request was sent: [`Error::Config`] and [`Error::Insecure`] were
+/// never sent; [`Error::Transport`] may or may not have reached the server; the others carry
+/// the server's answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client is misconfigured; nothing was sent.
+    #[error("configuration: {message}")]
+    Config {
+        /// What is wrong.
+        message: String,
+    },
+    /// A plain-HTTP URL where HTTPS is required; nothing was sent.
+    #[error("refusing plain HTTP to {url}: use https, or allow insecure URLs for loopback tests")]
+    Insecure {
+        /// The URL.
+        url: String,
+    },
+    /// Getting an access token failed.
+    #[error("token request to {url} failed{}: {message}", status.map(|s| format!(" with status {s}")).unwrap_or_default())]
+    Token {
+        /// The token endpoint.
+        url: String,
+        /// The HTTP status, when the server answered.
+        status: Option<u16>,
+        /// What the server or transport said (never the secret).
+        message: String,
+    },
+    /// The request may not have reached the server, or its answer was lost.
+    #[error("{method} {url}: {message}")]
+    Transport {
+        /// The method.
+        method: &'static str,
+        /// The URL.
+        url: String,
+        /// What happened.
+        message: String,
+        /// Whether it timed out.
+        timeout: bool,
+    },
+    /// The server answered with an error status.
+    #[error("{method} {url}: HTTP {status}{}", if body.is_empty() { String::new() } else { format!(": {body}") })]
+    Status {
+        /// The method.
+        method: &'static str,
+        /// The URL.
+        url: String,
+        /// The status.
+        status: u16,
+        /// The start of the response body.
+        body: String,
+        /// `Retry-After`, in seconds, when the server sent one.
+        retry_after: Option<u64>,
+    },
+    /// The server's answer could not be understood.
+    #[error("{method} {url}: unexpected response: {message}")]
+    Decode {
+        /// The method.
+        method: &'static str,
+        /// The URL.
+        url: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A downloaded artefact does not match its feed link; no file was left behind.
+    #[error("{url}: {what} mismatch: expected {expected}, got {actual}")]
+    Integrity {
+        /// The URL downloaded.
+        url: String,
+        /// `sha256`, `md5` or `length`.
+        what: &'static str,
+        /// What the feed declared.
+        expected: String,
+        /// What arrived.
+        actual: String,
+    },
+    /// A local file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A feed could not be read.
+    #[error("{url}: {source}")]
+    Feed {
+        /// Where it came from.
+        url: String,
+        /// The reader's error, with line and column.
+        #[source]
+        source: release_model::Error,
+    },
+}
+
+impl Error {
+    /// Whether repeating the same (idempotent) request could succeed: connection failures,
+    /// timeouts, and HTTP 429, 502, 503 and 504.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport { .. } => true,
+            Error::Status { status, .. } => matches!(status, 429 | 502 | 503 | 504),
+            _ => false,
+        }
+    }
+
+    /// The HTTP status, when the server answered with an error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Status { status, .. } => Some(*status),
+            Error::Token { status, .. } => *status,
+            _ => None,
+        }
+    }
+
+    /// Whether the server said the resource does not exist (or the caller may not see it:
+    /// terminology servers filter denied reads silently).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// Whether the server reported a conflict (an existing feed or alias).
+    pub fn is_conflict(&self) -> bool {
+        self.status() == Some(409)
+    }
+
+    /// Whether the request timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Transport { timeout: true, .. })
+    }
+}
+
+/// A URL as shown in errors and logs: without user information or query values that could
+/// carry credentials.
+pub(crate) struct ShownUrl<'a>(pub(crate) &'a reqwest::Url);
+
+impl fmt::Display for ShownUrl<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let u = self.0;
+        write!(f, "{}://{}", u.scheme(), u.host_str().unwrap_or(""))?;
+        if let Some(p) = u.port() {
+            write!(f, ":{p}")?;
+        }
+        f.write_str(u.path())?;
+        if u.query().is_some() {
+            let mut sep = '?';
+            for (k, v) in u.query_pairs() {
+                let lower = k.to_ascii_lowercase();
+                let secret = ["token", "secret", "password", "key", "code"]
+                    .iter()
+                    .any(|s| lower.contains(s));
+                write!(
+                    f,
+                    "{sep}{k}={}",
+                    if secret { "REDACTED" } else { v.as_ref() }
+                )?;
+                sep = '&';
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first part of a response body, for error messages.
+pub(crate) fn excerpt(body: &str) -> String {
+    const MAX: usize = 300;
+    let trimmed = body.trim();
+    match trimmed.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &trimmed[..i]),
+        None => trimmed.to_owned(),
+    }
+}

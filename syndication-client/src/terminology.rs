@@ -1,0 +1,426 @@
+//! A client for a terminology server (Ontoserver-compatible): its syndication feed, the
+//! preload, syndication status, FHIR reads, searches and deletes, security labels, binary
+//! indexes, and health.
+
+use std::sync::Arc;
+
+use fhir_security_labels::{LabelSet, ReadGrant};
+use release_model::deployment::BaseUrl;
+use release_model::feed::{Feed, ReadOptions, read_feed};
+use reqwest::header::{HeaderName, HeaderValue};
+use serde_json::Value;
+
+use crate::auth::TokenSource;
+use crate::error::{Error, ShownUrl};
+use crate::http::{Body, ClientOptions, Http, Idempotent, Verb};
+
+/// The result of fetching a feed conditionally.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FeedFetch {
+    /// The feed changed (or was fetched for the first time).
+    Modified(Feed),
+    /// The server answered 304: the copy from the last fetch is current.
+    NotModified(Feed),
+}
+
+impl FeedFetch {
+    /// The feed, whichever way it came.
+    pub fn feed(&self) -> &Feed {
+        match self {
+            FeedFetch::Modified(f) | FeedFetch::NotModified(f) => f,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct FeedCache {
+    etag: Option<String>,
+    last_modified: Option<String>,
+    feed: Option<Feed>,
+}
+
+/// A terminology server.
+#[derive(Debug)]
+pub struct TerminologyClient {
+    base: reqwest::Url,
+    http: Http,
+    feed_cache: tokio::sync::Mutex<FeedCache>,
+}
+
+impl TerminologyClient {
+    /// A client for the server at `base_url` (the FHIR API is at `{base}/fhir`).
+    ///
+    /// # Errors
+    /// [`Error::Insecure`] for plain HTTP unless allowed; [`Error::Config`] otherwise.
+    pub fn new(
+        base_url: &BaseUrl,
+        tokens: Arc<dyn TokenSource>,
+        options: ClientOptions,
+    ) -> Result<Self, Error> {
+        let base =
+            reqwest::Url::parse(&format!("{}/", base_url.as_str())).map_err(|e| Error::Config {
+                message: format!("base URL {base_url}: {e}"),
+            })?;
+        let http = Http::new(tokens, options)?;
+        http.check_url(&base)?;
+        Ok(Self {
+            base,
+            http,
+            feed_cache: tokio::sync::Mutex::new(FeedCache::default()),
+        })
+    }
+
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url, Error> {
+        let mut url = self
+            .base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| Error::Config {
+                message: format!("path {path}: {e}"),
+            })?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    /// Fetches `/synd/syndication.xml`, conditionally on the last fetch's `ETag` and
+    /// `Last-Modified`.
+    ///
+    /// # Errors
+    /// Transport and status errors; [`Error::Feed`] when the feed does not read.
+    pub async fn syndication_feed(&self) -> Result<FeedFetch, Error> {
+        let url = self.url("synd/syndication.xml", &[])?;
+        let mut cache = self.feed_cache.lock().await;
+        let mut headers = vec![(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/atom+xml"),
+        )];
+        if cache.feed.is_some() {
+            if let Some(v) = cache
+                .etag
+                .as_deref()
+                .and_then(|e| HeaderValue::from_str(e).ok())
+            {
+                headers.push((reqwest::header::IF_NONE_MATCH, v));
+            }
+            if let Some(v) = cache
+                .last_modified
+                .as_deref()
+                .and_then(|e| HeaderValue::from_str(e).ok())
+            {
+                headers.push((reqwest::header::IF_MODIFIED_SINCE, v));
+            }
+        }
+        let resp = self
+            .http
+            .send(Verb::Get, &url, None, &headers, Idempotent::Yes)
+            .await?;
+        if resp.status() == reqwest::StatusCode::NOT_MODIFIED
+            && let Some(f) = &cache.feed
+        {
+            return Ok(FeedFetch::NotModified(f.clone()));
+        }
+        let header = |name: HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let etag = header(reqwest::header::ETAG);
+        let last_modified = header(reqwest::header::LAST_MODIFIED);
+        let shown = ShownUrl(&url).to_string();
+        let bytes = resp.bytes().await.map_err(|e| Error::Transport {
+            method: "GET",
+            url: shown.clone(),
+            message: crate::http::transport_message(&e),
+            timeout: e.is_timeout(),
+        })?;
+        let feed = read_feed(&bytes, &ReadOptions::lenient())
+            .map_err(|source| Error::Feed { url: shown, source })?
+            .feed;
+        *cache = FeedCache {
+            etag,
+            last_modified,
+            feed: Some(feed.clone()),
+        };
+        Ok(FeedFetch::Modified(feed))
+    }
+
+    /// `POST /synd/redoPreload`: re-runs the preload, which adds what the preload feed offers
+    /// and the server lacks. Returns before the load finishes; verify by content. Not retried:
+    /// a repeat would start a second load.
+    ///
+    /// # Errors
+    /// Transport and status errors.
+    pub async fn redo_preload(&self) -> Result<(), Error> {
+        let url = self.url("synd/redoPreload", &[])?;
+        self.http
+            .send(Verb::Post, &url, None, &[], Idempotent::No)
+            .await
+            .map(drop)
+    }
+
+    /// `POST /synd/setSyndicationStatus`: publish (or withdraw) a resource in the server's
+    /// feed. Needs `SYND_WRITE`. Setting a status is idempotent, so it is retried.
+    ///
+    /// # Errors
+    /// Transport and status errors.
+    pub async fn set_syndication_status(
+        &self,
+        resource_type: &str,
+        id: &str,
+        syndicate: bool,
+    ) -> Result<(), Error> {
+        let flag = if syndicate { "true" } else { "false" };
+        let url = self.url(
+            "synd/setSyndicationStatus",
+            &[
+                ("resourceType", resource_type),
+                ("id", id),
+                ("syndicate", flag),
+            ],
+        )?;
+        self.http
+            .send(Verb::Post, &url, None, &[], Idempotent::Yes)
+            .await
+            .map(drop)
+    }
+
+    /// `GET /synd/getSyndicationStatus`, returned as the server's text (its shape is not
+    /// documented).
+    ///
+    /// # Errors
+    /// Transport and status errors.
+    pub async fn syndication_status(&self, resource_type: &str, id: &str) -> Result<String, Error> {
+        let url = self.url(
+            "synd/getSyndicationStatus",
+            &[("resourceType", resource_type), ("id", id)],
+        )?;
+        let resp = self
+            .http
+            .send(Verb::Get, &url, None, &[], Idempotent::Yes)
+            .await?;
+        resp.text().await.map_err(|e| Error::Decode {
+            method: "GET",
+            url: ShownUrl(&url).to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Searches for a canonical `url|version`; returns the matching resources. An empty
+    /// answer can also mean the caller may not read them: denied reads are filtered, not
+    /// refused.
+    ///
+    /// # Errors
+    /// Transport and status errors; [`Error::Decode`] when the answer is not a Bundle.
+    pub async fn search_canonical(
+        &self,
+        resource_type: &str,
+        canonical: &str,
+        version: &str,
+    ) -> Result<Vec<Value>, Error> {
+        let url = self.url(
+            &format!("fhir/{resource_type}"),
+            &[("url", canonical), ("version", version)],
+        )?;
+        let bundle = self
+            .http
+            .json(Verb::Get, &url, None, Idempotent::Yes)
+            .await?;
+        if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+            return Err(Error::Decode {
+                method: "GET",
+                url: ShownUrl(&url).to_string(),
+                message: "not a Bundle".into(),
+            });
+        }
+        Ok(bundle
+            .get("entry")
+            .and_then(Value::as_array)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| e.get("resource").cloned())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Whether a canonical `url|version` answers (see [`search_canonical`](Self::search_canonical)).
+    ///
+    /// # Errors
+    /// As [`search_canonical`](Self::search_canonical).
+    pub async fn has_canonical(
+        &self,
+        resource_type: &str,
+        canonical: &str,
+        version: &str,
+    ) -> Result<bool, Error> {
+        Ok(!self
+            .search_canonical(resource_type, canonical, version)
+            .await?
+            .is_empty())
+    }
+
+    /// Reads a resource by type and id.
+    ///
+    /// # Errors
+    /// Transport and status errors ([`Error::is_not_found`] for 404).
+    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Value, Error> {
+        let url = self.url(&format!("fhir/{resource_type}/{id}"), &[])?;
+        self.http.json(Verb::Get, &url, None, Idempotent::Yes).await
+    }
+
+    /// Deletes a resource by type and id (writable servers only). A repeated delete of a
+    /// deleted resource is harmless, so it is retried.
+    ///
+    /// # Errors
+    /// Transport and status errors (read-only servers answer 4xx).
+    pub async fn delete(&self, resource_type: &str, id: &str) -> Result<(), Error> {
+        let url = self.url(&format!("fhir/{resource_type}/{id}"), &[])?;
+        self.http
+            .send(Verb::Delete, &url, None, &[], Idempotent::Yes)
+            .await
+            .map(drop)
+    }
+
+    /// Deletes the resource with a canonical `url|version` (a conditional delete), as release
+    /// plans do.
+    ///
+    /// # Errors
+    /// As [`delete`](Self::delete).
+    pub async fn delete_canonical(
+        &self,
+        resource_type: &str,
+        canonical: &str,
+        version: &str,
+    ) -> Result<(), Error> {
+        let url = self.url(
+            &format!("fhir/{resource_type}"),
+            &[("url", canonical), ("version", version)],
+        )?;
+        self.http
+            .send(Verb::Delete, &url, None, &[], Idempotent::Yes)
+            .await
+            .map(drop)
+    }
+
+    /// `$meta-add` of labels that grant no read (write labels, confidentiality).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when a label grants read (use [`grant_read`](Self::grant_read));
+    /// transport and status errors.
+    pub async fn meta_add(
+        &self,
+        resource_type: &str,
+        id: &str,
+        labels: &LabelSet,
+    ) -> Result<LabelSet, Error> {
+        let body = fhir_security_labels::meta_add_body(labels).map_err(|e| Error::Config {
+            message: e.to_string(),
+        })?;
+        self.meta_call(resource_type, id, "$meta-add", body).await
+    }
+
+    /// `$meta-add` of the read labels of an approved grant, on the approved content.
+    ///
+    /// # Errors
+    /// Transport and status errors.
+    pub async fn grant_read(&self, grant: &ReadGrant) -> Result<LabelSet, Error> {
+        let c = grant.approval().content();
+        self.meta_call(&c.resource_type, &c.id, "$meta-add", grant.meta_add_body())
+            .await
+    }
+
+    /// `$meta-delete` of labels.
+    ///
+    /// # Errors
+    /// Transport and status errors.
+    pub async fn meta_delete(
+        &self,
+        resource_type: &str,
+        id: &str,
+        labels: &LabelSet,
+    ) -> Result<LabelSet, Error> {
+        self.meta_call(
+            resource_type,
+            id,
+            "$meta-delete",
+            fhir_security_labels::meta_delete_body(labels),
+        )
+        .await
+    }
+
+    async fn meta_call(
+        &self,
+        resource_type: &str,
+        id: &str,
+        op: &str,
+        body: Value,
+    ) -> Result<LabelSet, Error> {
+        let url = self.url(&format!("fhir/{resource_type}/{id}/{op}"), &[])?;
+        // The operations are declared not idempotent.
+        let answer = self
+            .http
+            .json(Verb::Post, &url, Some(&Body::Json(body)), Idempotent::No)
+            .await?;
+        fhir_security_labels::parse_meta_parameters(&answer.to_string()).map_err(|e| {
+            Error::Decode {
+                method: "POST",
+                url: ShownUrl(&url).to_string(),
+                message: e.to_string(),
+            }
+        })
+    }
+
+    /// `POST /api/deleteCodeSystem`: removes a SNOMED CT or LOINC code system version (a
+    /// binary index). Needs `API_WRITE`.
+    ///
+    /// # Errors
+    /// Transport and status errors.
+    pub async fn delete_code_system(&self, code_system: &str, version: &str) -> Result<(), Error> {
+        let url = self.url(
+            "api/deleteCodeSystem",
+            &[
+                ("codeSystemId", code_system),
+                ("codeSystemVersion", version),
+            ],
+        )?;
+        self.http
+            .send(Verb::Post, &url, None, &[], Idempotent::Yes)
+            .await
+            .map(drop)
+    }
+
+    /// The server's software version, from its CapabilityStatement (`software.version`).
+    ///
+    /// # Errors
+    /// Transport and status errors; [`Error::Decode`] when it is not a CapabilityStatement.
+    pub async fn software_version(&self) -> Result<Option<String>, Error> {
+        let url = self.url("fhir/metadata", &[])?;
+        let cs = self
+            .http
+            .json(Verb::Get, &url, None, Idempotent::Yes)
+            .await?;
+        if cs.get("resourceType").and_then(Value::as_str) != Some("CapabilityStatement") {
+            return Err(Error::Decode {
+                method: "GET",
+                url: ShownUrl(&url).to_string(),
+                message: "not a CapabilityStatement".into(),
+            });
+        }
+        Ok(cs
+            .pointer("/software/version")
+            .and_then(Value::as_str)
+            .map(str::to_owned))
+    }
+
+    /// Whether the FHIR API answers (`GET /fhir/metadata` succeeds).
+    ///
+    /// # Errors
+    /// The error of the failed check.
+    pub async fn health(&self) -> Result<(), Error> {
+        self.software_version().await.map(drop)
+    }
+}
