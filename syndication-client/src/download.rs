@@ -104,7 +104,8 @@ impl Downloader {
         let mut guard = TempGuard(Some(tmp.clone()));
 
         let mut sha = Sha256::new();
-        let mut md5 = Md5::new();
+        // MD5 is checked only when there is no SHA-256, so only then is it worth computing.
+        let mut md5 = (link.sha256().is_none() && link.md5().is_some()).then(Md5::new);
         let mut written = 0u64;
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
@@ -127,7 +128,9 @@ impl Downloader {
                 });
             }
             sha.update(&chunk);
-            md5.update(&chunk);
+            if let Some(m) = md5.as_mut() {
+                m.update(&chunk);
+            }
             file.write_all(&chunk).await.map_err(|e| io(&tmp, e))?;
             progress(written, expected_len);
         }
@@ -158,8 +161,8 @@ impl Downloader {
                 });
             }
             verified.push("sha256");
-        } else if let Some(h) = link.md5() {
-            let md5_bytes = md5.finalize();
+        } else if let (Some(h), Some(m)) = (link.md5(), md5) {
+            let md5_bytes = m.finalize();
             if !h.matches(&md5_bytes) {
                 return Err(Error::Integrity {
                     url: shown,

@@ -107,6 +107,7 @@ impl ClientOptions {
 pub(crate) enum Verb {
     Get,
     Post,
+    Put,
     Delete,
 }
 
@@ -115,6 +116,7 @@ impl Verb {
         match self {
             Verb::Get => "GET",
             Verb::Post => "POST",
+            Verb::Put => "PUT",
             Verb::Delete => "DELETE",
         }
     }
@@ -123,6 +125,7 @@ impl Verb {
         match self {
             Verb::Get => reqwest::Method::GET,
             Verb::Post => reqwest::Method::POST,
+            Verb::Put => reqwest::Method::PUT,
             Verb::Delete => reqwest::Method::DELETE,
         }
     }
@@ -131,7 +134,10 @@ impl Verb {
 /// A request body.
 #[derive(Clone, Debug)]
 pub(crate) enum Body {
+    /// FHIR JSON (`application/fhir+json`).
     Json(serde_json::Value),
+    /// Plain JSON (`application/json`), for the syndication server.
+    PlainJson(serde_json::Value),
 }
 
 /// Whether a request may be repeated blindly.
@@ -213,10 +219,18 @@ impl Http {
             if let Some(t) = &token {
                 req = req.bearer_auth(t.secret());
             }
-            if let Some(Body::Json(v)) = body {
-                req = req
-                    .header(reqwest::header::CONTENT_TYPE, "application/fhir+json")
-                    .body(v.to_string());
+            match body {
+                Some(Body::Json(v)) => {
+                    req = req
+                        .header(reqwest::header::CONTENT_TYPE, "application/fhir+json")
+                        .body(v.to_string());
+                }
+                Some(Body::PlainJson(v)) => {
+                    req = req
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(v.to_string());
+                }
+                None => {}
             }
             let err = match req.send().await {
                 Err(e) => Error::Transport {
@@ -281,18 +295,16 @@ impl Http {
         }
     }
 
-    /// Sends a request and parses a JSON answer.
+    /// Sends a request and parses a JSON answer (`accept` is the media type asked for).
     pub(crate) async fn json(
         &self,
         verb: Verb,
         url: &reqwest::Url,
         body: Option<&Body>,
         idempotent: Idempotent,
+        accept: &'static str,
     ) -> Result<serde_json::Value, Error> {
-        let accept = (
-            reqwest::header::ACCEPT,
-            HeaderValue::from_static("application/fhir+json, application/json"),
-        );
+        let accept = (reqwest::header::ACCEPT, HeaderValue::from_static(accept));
         let resp = self.send(verb, url, body, &[accept], idempotent).await?;
         let text = resp.text().await.map_err(|e| Error::Transport {
             method: verb.as_str(),

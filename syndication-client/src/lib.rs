@@ -7,6 +7,7 @@ mod error;
 mod fanout;
 mod http;
 mod secret;
+mod syndication;
 mod terminology;
 
 pub use auth::{
@@ -18,4 +19,7 @@ pub use error::Error;
 pub use fanout::fan_out;
 pub use http::{ClientOptions, RetryPolicy};
 pub use secret::{AccessToken, ClientSecret};
+pub use syndication::{
+    AliasTarget, FeedDetails, FeedEntry, FeedName, FeedSummary, SyndicationClient,
+};
 pub use terminology::{FeedFetch, TerminologyClient};

@@ -226,7 +226,13 @@ impl TerminologyClient {
         )?;
         let bundle = self
             .http
-            .json(Verb::Get, &url, None, Idempotent::Yes)
+            .json(
+                Verb::Get,
+                &url,
+                None,
+                Idempotent::Yes,
+                "application/fhir+json",
+            )
             .await?;
         if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
             return Err(Error::Decode {
@@ -269,7 +275,15 @@ impl TerminologyClient {
     /// Transport and status errors ([`Error::is_not_found`] for 404).
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Value, Error> {
         let url = self.url(&format!("fhir/{resource_type}/{id}"), &[])?;
-        self.http.json(Verb::Get, &url, None, Idempotent::Yes).await
+        self.http
+            .json(
+                Verb::Get,
+                &url,
+                None,
+                Idempotent::Yes,
+                "application/fhir+json",
+            )
+            .await
     }
 
     /// Deletes a resource by type and id (writable servers only). A repeated delete of a
@@ -363,7 +377,13 @@ impl TerminologyClient {
         // The operations are declared not idempotent.
         let answer = self
             .http
-            .json(Verb::Post, &url, Some(&Body::Json(body)), Idempotent::No)
+            .json(
+                Verb::Post,
+                &url,
+                Some(&Body::Json(body)),
+                Idempotent::No,
+                "application/fhir+json",
+            )
             .await?;
         fhir_security_labels::parse_meta_parameters(&answer.to_string()).map_err(|e| {
             Error::Decode {
@@ -401,7 +421,13 @@ impl TerminologyClient {
         let url = self.url("fhir/metadata", &[])?;
         let cs = self
             .http
-            .json(Verb::Get, &url, None, Idempotent::Yes)
+            .json(
+                Verb::Get,
+                &url,
+                None,
+                Idempotent::Yes,
+                "application/fhir+json",
+            )
             .await?;
         if cs.get("resourceType").and_then(Value::as_str) != Some("CapabilityStatement") {
             return Err(Error::Decode {
