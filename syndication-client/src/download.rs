@@ -1,14 +1,15 @@
 //! Verified artefact downloads: streamed to a temporary file beside the destination while
 //! hashing and counting, checked against the feed link, and only then moved into place.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 use md5::Md5;
 use release_model::feed::Link;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use crate::auth::TokenSource;
 use crate::error::{Error, ShownUrl};
@@ -98,45 +99,77 @@ impl Downloader {
             path: path.display().to_string(),
             source,
         };
-        let mut file = tokio::fs::File::create(&tmp)
-            .await
-            .map_err(|e| io(&tmp, e))?;
+        let file = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
         let mut guard = TempGuard(Some(tmp.clone()));
 
-        let mut sha = Sha256::new();
-        // MD5 is checked only when there is no SHA-256, so only then is it worth computing.
-        let mut md5 = (link.sha256().is_none() && link.md5().is_some()).then(Md5::new);
-        let mut written = 0u64;
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| Error::Transport {
-                method: "GET",
-                url: shown.clone(),
-                message: format!(
-                    "download interrupted after {written} bytes: {}",
-                    crate::http::transport_message(&e)
-                ),
-                timeout: e.is_timeout(),
-            })?;
-            written += chunk.len() as u64;
-            if let Some(n) = expected_len.filter(|n| written > *n) {
-                return Err(Error::Integrity {
-                    url: shown,
-                    what: "length",
-                    expected: n.to_string(),
-                    actual: format!("more than {n}"),
-                });
+        // Receiving, hashing and writing overlap: the network loop hands each chunk (shared,
+        // not copied) to a hashing thread and a writing thread through bounded channels, so
+        // memory stays flat and the slowest stage sets the pace.
+        let want_md5 = link.sha256().is_none() && link.md5().is_some();
+        let (hash_tx, mut hash_rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+        let (write_tx, mut write_rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+        let hasher = tokio::task::spawn_blocking(move || {
+            let mut sha = Sha256::new();
+            let mut md5 = want_md5.then(Md5::new);
+            while let Some(chunk) = hash_rx.blocking_recv() {
+                sha.update(&chunk);
+                if let Some(m) = md5.as_mut() {
+                    m.update(&chunk);
+                }
             }
-            sha.update(&chunk);
-            if let Some(m) = md5.as_mut() {
-                m.update(&chunk);
+            (sha.finalize(), md5.map(Md5::finalize))
+        });
+        let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let mut file = file;
+            while let Some(chunk) = write_rx.blocking_recv() {
+                file.write_all(&chunk)?;
             }
-            file.write_all(&chunk).await.map_err(|e| io(&tmp, e))?;
-            progress(written, expected_len);
+            file.sync_all()
+        });
+
+        let received: Result<u64, Error> = async {
+            let mut written = 0u64;
+            let mut stream = resp.bytes_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| Error::Transport {
+                    method: "GET",
+                    url: shown.clone(),
+                    message: format!(
+                        "download interrupted after {written} bytes: {}",
+                        crate::http::transport_message(&e)
+                    ),
+                    timeout: e.is_timeout(),
+                })?;
+                written += chunk.len() as u64;
+                if let Some(n) = expected_len.filter(|n| written > *n) {
+                    return Err(Error::Integrity {
+                        url: shown.clone(),
+                        what: "length",
+                        expected: n.to_string(),
+                        actual: format!("more than {n}"),
+                    });
+                }
+                // A closed channel means that stage failed; its error is collected below.
+                if hash_tx.send(chunk.clone()).await.is_err() || write_tx.send(chunk).await.is_err()
+                {
+                    break;
+                }
+                progress(written, expected_len);
+            }
+            Ok(written)
         }
-        file.flush().await.map_err(|e| io(&tmp, e))?;
-        file.sync_all().await.map_err(|e| io(&tmp, e))?;
-        drop(file);
+        .await;
+        drop(hash_tx);
+        drop(write_tx);
+        let hashed = hasher.await;
+        let wrote = writer.await;
+        let written = received?;
+        let joined = |e: tokio::task::JoinError| Error::Io {
+            path: tmp.display().to_string(),
+            source: std::io::Error::other(e),
+        };
+        let (sha_bytes, md5_bytes) = hashed.map_err(joined)?;
+        wrote.map_err(joined)?.map_err(|e| io(&tmp, e))?;
 
         let mut verified = Vec::new();
         if let Some(n) = expected_len {
@@ -150,7 +183,6 @@ impl Downloader {
             }
             verified.push("length");
         }
-        let sha_bytes = sha.finalize();
         if let Some(h) = link.sha256() {
             if !h.matches(&sha_bytes) {
                 return Err(Error::Integrity {
@@ -161,8 +193,7 @@ impl Downloader {
                 });
             }
             verified.push("sha256");
-        } else if let (Some(h), Some(m)) = (link.md5(), md5) {
-            let md5_bytes = m.finalize();
+        } else if let (Some(h), Some(md5_bytes)) = (link.md5(), md5_bytes) {
             if !h.matches(&md5_bytes) {
                 return Err(Error::Integrity {
                     url: shown,
@@ -173,9 +204,7 @@ impl Downloader {
             }
             verified.push("md5");
         }
-        tokio::fs::rename(&tmp, dest)
-            .await
-            .map_err(|e| io(dest, e))?;
+        std::fs::rename(&tmp, dest).map_err(|e| io(dest, e))?;
         guard.0 = None;
         Ok(Downloaded {
             path: dest.to_path_buf(),

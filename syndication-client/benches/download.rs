@@ -1,0 +1,111 @@
+//! Download-and-verify throughput from a local server against raw `sha2` throughput over the
+//! same bytes, in the same run. Target (issue: syndication-client): ≥ 0.8× raw SHA-256.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use release_model::feed::{Checked, Link, LinkRel, Sha256};
+use sha2::Digest;
+use syndication_client::{ClientOptions, Downloader, NoAuth};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SIZE: usize = 64 << 20;
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let body: Vec<u8> = (0..SIZE).map(|i| (i * 31 % 251) as u8).collect();
+    let hex: String = sha2::Sha256::digest(&body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    // A minimal HTTP/1.1 server that writes the whole response in one call, so the server side
+    // costs little CPU and the measurement is of the client's download path.
+    let raw_url = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let addr = listener.local_addr().expect("address");
+        let mut response = format!("HTTP/1.1 200 OK\r\nContent-Length: {SIZE}\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes();
+        response.extend_from_slice(&body);
+        let response = Arc::new(response);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else { return };
+                let response = Arc::clone(&response);
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut buf = [0u8; 4096];
+                    // One request per connection is enough for the benchmark.
+                    if sock.read(&mut buf).await.is_ok() {
+                        let _ = sock.write_all(&response).await;
+                    }
+                });
+            }
+        });
+        format!("http://{addr}/index.bin")
+    });
+    let server = rt.block_on(async {
+        let s = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/index.bin"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(body.clone()))
+            .mount(&s)
+            .await;
+        s
+    });
+    let mut link = Link::new(LinkRel::Alternate, format!("{}/index.bin", server.uri()));
+    link.length = Some(Checked::Valid(SIZE as u64));
+    link.sha256 = Some(Checked::Valid(Sha256::parse(&hex).expect("hex")));
+    let dir = std::env::temp_dir().join(format!("synd-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dest = dir.join("index.bin");
+    let downloader =
+        Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing()).expect("downloader");
+
+    let mut group = c.benchmark_group("download");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(SIZE as u64));
+    group.bench_function("raw_sha256_in_memory", |b| {
+        b.iter(|| sha2::Sha256::digest(black_box(&body)))
+    });
+    // The transfer alone: what the local server and HTTP stack can deliver on this machine.
+    let plain = reqwest::Client::new();
+    let url = link.href.clone();
+    group.bench_function("transfer_only", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let mut resp = plain.get(&url).send().await.expect("response");
+                let mut n = 0usize;
+                while let Some(chunk) = resp.chunk().await.expect("chunk") {
+                    n += chunk.len();
+                }
+                n
+            })
+        })
+    });
+    group.bench_function("download_and_verify", |b| {
+        b.iter(|| {
+            rt.block_on(downloader.download(&link, &dest, |_, _| {}))
+                .expect("verified")
+                .bytes
+        })
+    });
+    let mut raw_link = link.clone();
+    raw_link.href = raw_url;
+    group.bench_function("download_and_verify_raw_server", |b| {
+        b.iter(|| {
+            rt.block_on(downloader.download(&raw_link, &dest, |_, _| {}))
+                .expect("verified")
+                .bytes
+        })
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
