@@ -353,6 +353,82 @@ impl WithoutUrl for reqwest::Error {
     }
 }
 
+/// A server's base URL with the client that talks to it: what every service client shares.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    base: reqwest::Url,
+    pub(crate) http: Http,
+}
+
+impl Endpoint {
+    pub(crate) fn new(
+        base_url: &release_model::deployment::BaseUrl,
+        tokens: Arc<dyn TokenSource>,
+        options: ClientOptions,
+    ) -> Result<Self, Error> {
+        let base =
+            reqwest::Url::parse(&format!("{}/", base_url.as_str())).map_err(|e| Error::Config {
+                message: format!("base URL {base_url}: {e}"),
+            })?;
+        let http = Http::new(tokens, options)?;
+        http.check_url(&base)?;
+        Ok(Self { base, http })
+    }
+
+    /// A URL below the base, with query parameters percent-encoded.
+    pub(crate) fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url, Error> {
+        let mut url = self
+            .base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| Error::Config {
+                message: format!("path {path}: {e}"),
+            })?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    /// GETs FHIR JSON and checks its `resourceType`.
+    pub(crate) async fn get_resource(
+        &self,
+        url: &reqwest::Url,
+        resource_type: &str,
+    ) -> Result<serde_json::Value, Error> {
+        let v = self
+            .http
+            .json(
+                Verb::Get,
+                url,
+                None,
+                Idempotent::Yes,
+                "application/fhir+json",
+            )
+            .await?;
+        if v.get("resourceType").and_then(serde_json::Value::as_str) != Some(resource_type) {
+            return Err(Error::Decode {
+                method: "GET",
+                url: ShownUrl(url).to_string(),
+                message: format!("not a {resource_type}"),
+            });
+        }
+        Ok(v)
+    }
+}
+
+/// Reads a response body whole, mapping a failure to a transport error.
+pub(crate) async fn body_bytes(
+    resp: reqwest::Response,
+    url: &reqwest::Url,
+) -> Result<bytes::Bytes, Error> {
+    resp.bytes().await.map_err(|e| Error::Transport {
+        method: "GET",
+        url: ShownUrl(url).to_string(),
+        message: transport_message(&e),
+        timeout: e.is_timeout(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::auth::TokenSource;
 use crate::error::{Error, ShownUrl};
-use crate::http::{Body, ClientOptions, Http, Idempotent, Verb};
+use crate::http::{Body, ClientOptions, Endpoint, Idempotent, Verb, body_bytes};
 
 /// A feed name on a syndication server: letters, digits, `-` and `_` (no dots).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -139,8 +139,7 @@ pub struct AliasTarget {
 /// A syndication server.
 #[derive(Debug)]
 pub struct SyndicationClient {
-    base: reqwest::Url,
-    http: Http,
+    endpoint: Endpoint,
 }
 
 impl SyndicationClient {
@@ -153,23 +152,13 @@ impl SyndicationClient {
         tokens: Arc<dyn TokenSource>,
         options: ClientOptions,
     ) -> Result<Self, Error> {
-        let base =
-            reqwest::Url::parse(&format!("{}/", base_url.as_str())).map_err(|e| Error::Config {
-                message: format!("base URL {base_url}: {e}"),
-            })?;
-        let http = Http::new(tokens, options)?;
-        http.check_url(&base)?;
-        Ok(Self { base, http })
+        Ok(Self {
+            endpoint: Endpoint::new(base_url, tokens, options)?,
+        })
     }
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url, Error> {
-        let mut url = self.base.join(path).map_err(|e| Error::Config {
-            message: format!("path {path}: {e}"),
-        })?;
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        Ok(url)
+        self.endpoint.url(path, query)
     }
 
     /// The URL of a feed's Atom document, which terminology servers preload.
@@ -211,6 +200,7 @@ impl SyndicationClient {
     pub async fn list_feeds(&self) -> Result<Vec<FeedSummary>, Error> {
         let url = self.url("feed", &[])?;
         let v = self
+            .endpoint
             .http
             .json(Verb::Get, &url, None, Idempotent::Yes, "application/json")
             .await?;
@@ -224,7 +214,8 @@ impl SyndicationClient {
     pub async fn create_feed(&self, name: &FeedName, title: &str) -> Result<(), Error> {
         let url = self.url("feed", &[])?;
         let body = Body::PlainJson(serde_json::json!({"name": name.as_str(), "title": title}));
-        self.http
+        self.endpoint
+            .http
             .send(Verb::Post, &url, Some(&body), &[], Idempotent::No)
             .await
             .map(drop)
@@ -249,7 +240,8 @@ impl SyndicationClient {
             reqwest::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        self.http
+        self.endpoint
+            .http
             .send(Verb::Post, &url, None, &[json], Idempotent::No)
             .await?;
         Ok(ReleaseCandidate::new(
@@ -265,6 +257,7 @@ impl SyndicationClient {
     pub async fn feed(&self, name: &FeedName) -> Result<FeedDetails, Error> {
         let url = self.url(&format!("feed/{name}"), &[])?;
         let v = self
+            .endpoint
             .http
             .json(Verb::Get, &url, None, Idempotent::Yes, "application/json")
             .await?;
@@ -295,16 +288,12 @@ impl SyndicationClient {
             HeaderValue::from_static("application/atom+xml, application/xml"),
         );
         let resp = self
+            .endpoint
             .http
             .send(Verb::Get, url, None, &[accept], Idempotent::Yes)
             .await?;
         let shown = ShownUrl(url).to_string();
-        let bytes = resp.bytes().await.map_err(|e| Error::Transport {
-            method: "GET",
-            url: shown.clone(),
-            message: crate::http::transport_message(&e),
-            timeout: e.is_timeout(),
-        })?;
+        let bytes = body_bytes(resp, url).await?;
         read_feed(&bytes, &ReadOptions::lenient())
             .map(|o| o.feed)
             .map_err(|source| Error::Feed { url: shown, source })
@@ -316,7 +305,8 @@ impl SyndicationClient {
     /// Transport and status errors.
     pub async fn delete_feed(&self, name: &FeedName) -> Result<(), Error> {
         let url = self.url(&format!("feed/{name}"), &[])?;
-        self.http
+        self.endpoint
+            .http
             .send(Verb::Delete, &url, None, &[], Idempotent::Yes)
             .await
             .map(drop)
@@ -329,6 +319,7 @@ impl SyndicationClient {
     pub async fn list_aliases(&self) -> Result<Vec<AliasTarget>, Error> {
         let url = self.url("alias", &[])?;
         let v = self
+            .endpoint
             .http
             .json(Verb::Get, &url, None, Idempotent::Yes, "application/json")
             .await?;
@@ -343,7 +334,8 @@ impl SyndicationClient {
         let url = self.url("alias", &[])?;
         let body =
             Body::PlainJson(serde_json::json!({"aliasName": alias, "feedName": feed.as_str()}));
-        self.http
+        self.endpoint
+            .http
             .send(Verb::Post, &url, Some(&body), &[], Idempotent::No)
             .await
             .map(drop)
@@ -358,7 +350,8 @@ impl SyndicationClient {
         let url = self.url(&format!("alias/{alias}"), &[])?;
         let body =
             Body::PlainJson(serde_json::json!({"aliasName": alias, "feedName": feed.as_str()}));
-        self.http
+        self.endpoint
+            .http
             .send(Verb::Put, &url, Some(&body), &[], Idempotent::Yes)
             .await
             .map(drop)
@@ -370,7 +363,8 @@ impl SyndicationClient {
     /// Transport and status errors.
     pub async fn delete_alias(&self, alias: &str) -> Result<(), Error> {
         let url = self.url(&format!("alias/{alias}"), &[])?;
-        self.http
+        self.endpoint
+            .http
             .send(Verb::Delete, &url, None, &[], Idempotent::Yes)
             .await
             .map(drop)
@@ -382,7 +376,8 @@ impl SyndicationClient {
     /// The error of the failed check.
     pub async fn health(&self) -> Result<(), Error> {
         let url = self.url("actuator/health", &[])?;
-        self.http
+        self.endpoint
+            .http
             .send(Verb::Get, &url, None, &[], Idempotent::Yes)
             .await
             .map(drop)

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::auth::TokenSource;
 use crate::error::{Error, ShownUrl};
-use crate::http::{Body, ClientOptions, Http, Idempotent, Verb};
+use crate::http::{Body, ClientOptions, Endpoint, Idempotent, Verb, body_bytes};
 
 /// The result of fetching a feed conditionally.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,8 +43,7 @@ struct FeedCache {
 /// A terminology server.
 #[derive(Debug)]
 pub struct TerminologyClient {
-    base: reqwest::Url,
-    http: Http,
+    endpoint: Endpoint,
     feed_cache: tokio::sync::Mutex<FeedCache>,
 }
 
@@ -58,30 +57,15 @@ impl TerminologyClient {
         tokens: Arc<dyn TokenSource>,
         options: ClientOptions,
     ) -> Result<Self, Error> {
-        let base =
-            reqwest::Url::parse(&format!("{}/", base_url.as_str())).map_err(|e| Error::Config {
-                message: format!("base URL {base_url}: {e}"),
-            })?;
-        let http = Http::new(tokens, options)?;
-        http.check_url(&base)?;
+        let endpoint = Endpoint::new(base_url, tokens, options)?;
         Ok(Self {
-            base,
-            http,
+            endpoint,
             feed_cache: tokio::sync::Mutex::new(FeedCache::default()),
         })
     }
 
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url, Error> {
-        let mut url = self
-            .base
-            .join(path.trim_start_matches('/'))
-            .map_err(|e| Error::Config {
-                message: format!("path {path}: {e}"),
-            })?;
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        Ok(url)
+        self.endpoint.url(path, query)
     }
 
     /// Fetches `/synd/syndication.xml`, conditionally on the last fetch's `ETag` and
@@ -113,6 +97,7 @@ impl TerminologyClient {
             }
         }
         let resp = self
+            .endpoint
             .http
             .send(Verb::Get, &url, None, &headers, Idempotent::Yes)
             .await?;
@@ -130,12 +115,7 @@ impl TerminologyClient {
         let etag = header(reqwest::header::ETAG);
         let last_modified = header(reqwest::header::LAST_MODIFIED);
         let shown = ShownUrl(&url).to_string();
-        let bytes = resp.bytes().await.map_err(|e| Error::Transport {
-            method: "GET",
-            url: shown.clone(),
-            message: crate::http::transport_message(&e),
-            timeout: e.is_timeout(),
-        })?;
+        let bytes = body_bytes(resp, &url).await?;
         let feed = read_feed(&bytes, &ReadOptions::lenient())
             .map_err(|source| Error::Feed { url: shown, source })?
             .feed;
@@ -155,7 +135,8 @@ impl TerminologyClient {
     /// Transport and status errors.
     pub async fn redo_preload(&self) -> Result<(), Error> {
         let url = self.url("synd/redoPreload", &[])?;
-        self.http
+        self.endpoint
+            .http
             .send(Verb::Post, &url, None, &[], Idempotent::No)
             .await
             .map(drop)
@@ -181,7 +162,8 @@ impl TerminologyClient {
                 ("syndicate", flag),
             ],
         )?;
-        self.http
+        self.endpoint
+            .http
             .send(Verb::Post, &url, None, &[], Idempotent::Yes)
             .await
             .map(drop)
@@ -198,6 +180,7 @@ impl TerminologyClient {
             &[("resourceType", resource_type), ("id", id)],
         )?;
         let resp = self
+            .endpoint
             .http
             .send(Verb::Get, &url, None, &[], Idempotent::Yes)
             .await?;
@@ -224,23 +207,7 @@ impl TerminologyClient {
             &format!("fhir/{resource_type}"),
             &[("url", canonical), ("version", version)],
         )?;
-        let bundle = self
-            .http
-            .json(
-                Verb::Get,
-                &url,
-                None,
-                Idempotent::Yes,
-                "application/fhir+json",
-            )
-            .await?;
-        if bundle.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
-            return Err(Error::Decode {
-                method: "GET",
-                url: ShownUrl(&url).to_string(),
-                message: "not a Bundle".into(),
-            });
-        }
+        let bundle = self.endpoint.get_resource(&url, "Bundle").await?;
         Ok(bundle
             .get("entry")
             .and_then(Value::as_array)
@@ -275,7 +242,8 @@ impl TerminologyClient {
     /// Transport and status errors ([`Error::is_not_found`] for 404).
     pub async fn read(&self, resource_type: &str, id: &str) -> Result<Value, Error> {
         let url = self.url(&format!("fhir/{resource_type}/{id}"), &[])?;
-        self.http
+        self.endpoint
+            .http
             .json(
                 Verb::Get,
                 &url,
@@ -293,7 +261,8 @@ impl TerminologyClient {
     /// Transport and status errors (read-only servers answer 4xx).
     pub async fn delete(&self, resource_type: &str, id: &str) -> Result<(), Error> {
         let url = self.url(&format!("fhir/{resource_type}/{id}"), &[])?;
-        self.http
+        self.endpoint
+            .http
             .send(Verb::Delete, &url, None, &[], Idempotent::Yes)
             .await
             .map(drop)
@@ -314,7 +283,8 @@ impl TerminologyClient {
             &format!("fhir/{resource_type}"),
             &[("url", canonical), ("version", version)],
         )?;
-        self.http
+        self.endpoint
+            .http
             .send(Verb::Delete, &url, None, &[], Idempotent::Yes)
             .await
             .map(drop)
@@ -376,6 +346,7 @@ impl TerminologyClient {
         let url = self.url(&format!("fhir/{resource_type}/{id}/{op}"), &[])?;
         // The operations are declared not idempotent.
         let answer = self
+            .endpoint
             .http
             .json(
                 Verb::Post,
@@ -407,7 +378,8 @@ impl TerminologyClient {
                 ("codeSystemVersion", version),
             ],
         )?;
-        self.http
+        self.endpoint
+            .http
             .send(Verb::Post, &url, None, &[], Idempotent::Yes)
             .await
             .map(drop)
@@ -420,22 +392,9 @@ impl TerminologyClient {
     pub async fn software_version(&self) -> Result<Option<String>, Error> {
         let url = self.url("fhir/metadata", &[])?;
         let cs = self
-            .http
-            .json(
-                Verb::Get,
-                &url,
-                None,
-                Idempotent::Yes,
-                "application/fhir+json",
-            )
+            .endpoint
+            .get_resource(&url, "CapabilityStatement")
             .await?;
-        if cs.get("resourceType").and_then(Value::as_str) != Some("CapabilityStatement") {
-            return Err(Error::Decode {
-                method: "GET",
-                url: ShownUrl(&url).to_string(),
-                message: "not a CapabilityStatement".into(),
-            });
-        }
         Ok(cs
             .pointer("/software/version")
             .and_then(Value::as_str)

@@ -370,16 +370,8 @@ impl Writer {
     fn generator(&mut self, g: &Generator) {
         self.indent(1);
         self.out.push_str("<generator");
-        if let Some(u) = &g.uri {
-            self.out.push_str(" uri=\"");
-            escape_attr(&mut self.out, u);
-            self.out.push('"');
-        }
-        if let Some(v) = &g.version {
-            self.out.push_str(" version=\"");
-            escape_attr(&mut self.out, v);
-            self.out.push('"');
-        }
+        self.attr("uri", g.uri.as_deref());
+        self.attr("version", g.version.as_deref());
         self.attributes(&g.attributes);
         self.out.push('>');
         escape_text(&mut self.out, &g.value);
@@ -389,44 +381,39 @@ impl Writer {
     fn link(&mut self, level: usize, name: &str, l: &Link) {
         self.indent(level);
         let _ = write!(self.out, "<{name}");
-        let attr = |w: &mut Self, key: &str, value: &str| {
-            let _ = write!(w.out, " {key}=\"");
-            escape_attr(&mut w.out, value);
-            w.out.push('"');
-        };
         if let Some(r) = &l.rel {
-            attr(self, "rel", r.as_str());
+            self.attr("rel", Some(r.as_str()));
         }
         if let Some(t) = &l.media_type {
-            attr(self, "type", t);
+            self.attr("type", Some(t));
         }
-        attr(self, "href", &l.href);
+        self.attr("href", Some(&l.href));
         match &l.length {
-            Some(Checked::Valid(n)) => attr(self, "length", &n.to_string()),
-            Some(Checked::Malformed(raw)) => attr(self, "length", raw),
+            Some(Checked::Valid(n)) => self.attr("length", Some(&n.to_string())),
+            Some(Checked::Malformed(raw)) => self.attr("length", Some(raw)),
             None => {}
         }
         if let Some(t) = &l.title {
-            attr(self, "title", t);
+            self.attr("title", Some(t));
         }
         if let Some(h) = &l.hreflang {
-            attr(self, "hreflang", h);
+            self.attr("hreflang", Some(h));
         }
         match &l.sha256 {
-            Some(Checked::Valid(h)) => attr(self, "ncts:sha256Hash", h.as_str()),
-            Some(Checked::Malformed(raw)) => attr(self, "ncts:sha256Hash", raw),
+            Some(Checked::Valid(h)) => self.attr("ncts:sha256Hash", Some(h.as_str())),
+            Some(Checked::Malformed(raw)) => self.attr("ncts:sha256Hash", Some(raw)),
             None => {}
         }
         match &l.md5 {
-            Some(Checked::Valid(h)) => attr(self, "sct:md5Hash", h.as_str()),
-            Some(Checked::Malformed(raw)) => attr(self, "sct:md5Hash", raw),
+            Some(Checked::Valid(h)) => self.attr("sct:md5Hash", Some(h.as_str())),
+            Some(Checked::Malformed(raw)) => self.attr("sct:md5Hash", Some(raw)),
             None => {}
         }
         match &l.validated {
             Some(Checked::Valid(b)) => {
-                attr(self, "onto:validated", if *b { "true" } else { "false" })
+                self.attr("onto:validated", Some(if *b { "true" } else { "false" }))
             }
-            Some(Checked::Malformed(raw)) => attr(self, "onto:validated", raw),
+            Some(Checked::Malformed(raw)) => self.attr("onto:validated", Some(raw)),
             None => {}
         }
         self.attributes(&l.attributes);
@@ -446,16 +433,8 @@ impl Writer {
         self.out.push_str("<category term=\"");
         escape_attr(&mut self.out, &c.term);
         self.out.push('"');
-        if let Some(l) = &c.label {
-            self.out.push_str(" label=\"");
-            escape_attr(&mut self.out, l);
-            self.out.push('"');
-        }
-        if let Some(s) = &c.scheme {
-            self.out.push_str(" scheme=\"");
-            escape_attr(&mut self.out, s);
-            self.out.push('"');
-        }
+        self.attr("label", c.label.as_deref());
+        self.attr("scheme", c.scheme.as_deref());
         self.attributes(&c.attributes);
         self.out.push_str("/>\n");
     }
@@ -505,6 +484,17 @@ impl Writer {
         }
         self.indent(2);
         self.out.push_str("</source>\n");
+    }
+
+    /// Writes ` name="value"` when there is a value.
+    fn attr(&mut self, name: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.out.push(' ');
+            self.out.push_str(name);
+            self.out.push_str("=\"");
+            escape_attr(&mut self.out, v);
+            self.out.push('"');
+        }
     }
 
     fn attributes(&mut self, attrs: &[Attribute]) {
