@@ -9,6 +9,8 @@ mod http;
 mod secret;
 mod syndication;
 mod terminology;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use auth::{
     ClientAuth, ClientCredentials, ClientCredentialsConfig, Clock, ManualClock, NoAuth,
