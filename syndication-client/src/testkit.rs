@@ -167,8 +167,16 @@ impl FakeResource {
     }
 }
 
+/// Tokens an authorisation fake issued, with the authorities they carry; shared with the
+/// terminology fakes that trust it.
+#[derive(Debug, Default)]
+struct Issued {
+    tokens: HashMap<String, Vec<Authority>>,
+}
+
 #[derive(Debug, Default)]
 struct State {
+    trusted: Vec<Arc<Mutex<Issued>>>,
     resources: Vec<FakeResource>,
     syndicated: BTreeSet<(String, String)>,
     read_only: bool,
@@ -276,6 +284,12 @@ impl FakeTerminologyServer {
             .filter_map(|a| Authority::parse(a).ok())
             .collect();
         lock(&self.state).tokens.insert(token.to_owned(), parsed);
+    }
+
+    /// Accepts the tokens `auth` issues (with the authorities of the client they were issued
+    /// to); tokens it has expired are refused with 401.
+    pub fn trust(&self, auth: &FakeAuthServer) {
+        lock(&self.state).trusted.push(Arc::clone(&auth.issued));
     }
 
     /// Whether callers without a token have FHIR read.
@@ -444,6 +458,13 @@ fn preload(st: &mut State, registry: &Registry) {
     }
 }
 
+fn bearer(req: &Request) -> Option<&str> {
+    req.headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
 fn query(req: &Request, key: &str) -> Option<String> {
     req.url
         .query_pairs()
@@ -453,15 +474,18 @@ fn query(req: &Request, key: &str) -> Option<String> {
 
 impl Handler {
     fn caller(&self, st: &State, req: &Request) -> Caller {
-        let token = req
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        match token.and_then(|t| st.tokens.get(t)) {
-            Some(a) => Caller::with_authorities(a.iter().cloned()),
-            None => Caller::anonymous(),
+        let Some(token) = bearer(req) else {
+            return Caller::anonymous();
+        };
+        if let Some(a) = st.tokens.get(token) {
+            return Caller::with_authorities(a.iter().cloned());
         }
+        for issuer in &st.trusted {
+            if let Some(a) = lock(issuer).tokens.get(token) {
+                return Caller::with_authorities(a.iter().cloned());
+            }
+        }
+        Caller::anonymous()
     }
 
     fn visible(&self, st: &State, req: &Request, r: &FakeResource) -> bool {
@@ -483,6 +507,16 @@ impl Respond for Handler {
         let path: Vec<&str> = req.url.path().trim_matches('/').split('/').collect();
         let method = req.method.as_str();
         let write = matches!(method, "POST" | "PUT" | "DELETE");
+        if let Some(token) = bearer(req) {
+            let known = st.tokens.contains_key(token)
+                || st
+                    .trusted
+                    .iter()
+                    .any(|i| lock(i).tokens.contains_key(token));
+            if !known && !st.trusted.is_empty() {
+                return ResponseTemplate::new(401).set_body_string("invalid or expired token");
+            }
+        }
         match (method, path.as_slice()) {
             ("GET", ["synd", "syndication.xml"]) => {
                 ResponseTemplate::new(200).set_body_raw(feed_xml(&st, &self.base, &self.registry), "application/atom+xml")
@@ -547,5 +581,430 @@ impl Respond for Handler {
             }
             _ => ResponseTemplate::new(404),
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The syndication server.
+
+#[derive(Debug, Default)]
+struct SyndState {
+    feeds: Vec<(String, String, Vec<u8>)>,
+    aliases: HashMap<String, String>,
+    running: bool,
+}
+
+/// A fake syndication server: feeds, `$clone` of another fake's feed with its artefacts into
+/// an immutable snapshot, aliases, and the feeds' Atom documents.
+#[derive(Debug)]
+pub struct FakeSyndicationServer {
+    server: MockServer,
+    state: Arc<Mutex<SyndState>>,
+}
+
+struct SyndHandler {
+    state: Arc<Mutex<SyndState>>,
+    registry: Registry,
+    base: String,
+}
+
+impl FakeSyndicationServer {
+    /// Starts a fake with no feeds.
+    pub async fn start(registry: &Registry) -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(SyndState {
+            running: true,
+            ..SyndState::default()
+        }));
+        let handler = SyndHandler {
+            state: Arc::clone(&state),
+            registry: registry.clone(),
+            base: server.uri(),
+        };
+        Mock::given(any())
+            .respond_with(handler)
+            .mount(&server)
+            .await;
+        Self { server, state }
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> BaseUrl {
+        BaseUrl::new(&self.server.uri()).expect("mock server URIs are http URLs")
+    }
+
+    /// The names of its feeds.
+    pub fn feeds(&self) -> Vec<String> {
+        lock(&self.state)
+            .feeds
+            .iter()
+            .map(|(n, _, _)| n.clone())
+            .collect()
+    }
+
+    /// The feed an alias points at.
+    pub fn alias_target(&self, alias: &str) -> Option<String> {
+        lock(&self.state).aliases.get(alias).cloned()
+    }
+
+    /// Stops (503 for everything) or restarts the server.
+    pub fn set_running(&self, running: bool) {
+        lock(&self.state).running = running;
+    }
+}
+
+impl SyndHandler {
+    fn publish_feed(&self, name: &str) {
+        let state = Arc::clone(&self.state);
+        let owned = name.to_owned();
+        self.registry.provide(
+            format!("{}/feed/{name}/syndication.xml", self.base),
+            move || {
+                let st = lock(&state);
+                if !st.running {
+                    return None;
+                }
+                st.feeds
+                    .iter()
+                    .find(|(n, _, _)| *n == owned)
+                    .map(|(_, _, xml)| xml.clone())
+            },
+        );
+    }
+
+    fn publish_alias(&self, alias: &str) {
+        let state = Arc::clone(&self.state);
+        let owned = alias.to_owned();
+        self.registry.provide(
+            format!("{}/alias/{alias}/syndication.xml", self.base),
+            move || {
+                let st = lock(&state);
+                if !st.running {
+                    return None;
+                }
+                let target = st.aliases.get(&owned)?;
+                st.feeds
+                    .iter()
+                    .find(|(n, _, _)| n == target)
+                    .map(|(_, _, xml)| xml.clone())
+            },
+        );
+    }
+
+    /// Copies a feed and its artefacts; the copy's links point at this server.
+    fn snapshot(&self, name: &str, source: &str) -> Option<Vec<u8>> {
+        let mut feed = Feed::from_slice(&self.registry.get(source)?).ok()?;
+        for (i, e) in feed.entries.iter_mut().enumerate() {
+            for (j, l) in e.links.iter_mut().enumerate() {
+                let bytes = self.registry.get(&l.href)?;
+                let href = format!("{}/feed/{name}/artefact/{i}-{j}", self.base);
+                self.registry.put(href.clone(), bytes);
+                l.href = href;
+            }
+        }
+        Some(feed.to_xml().into_bytes())
+    }
+}
+
+impl Respond for SyndHandler {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        if !lock(&self.state).running {
+            return ResponseTemplate::new(503);
+        }
+        let path: Vec<&str> = req.url.path().trim_matches('/').split('/').collect();
+        let body = || serde_json::from_slice::<Value>(&req.body).ok();
+        let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        match (req.method.as_str(), path.as_slice()) {
+            ("GET", ["feed"]) => {
+                let st = lock(&self.state);
+                let list: Vec<Value> = st
+                    .feeds
+                    .iter()
+                    .map(|(n, t, _)| json!({"name": n, "title": t}))
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(list)
+            }
+            ("POST", ["feed"]) => {
+                let Some((name, title)) = body().and_then(|v| {
+                    Some((field(&v, "name")?, field(&v, "title").unwrap_or_default()))
+                }) else {
+                    return ResponseTemplate::new(400);
+                };
+                let mut st = lock(&self.state);
+                if st.feeds.iter().any(|(n, _, _)| *n == name) {
+                    return ResponseTemplate::new(409);
+                }
+                let empty = Feed::default().to_xml().into_bytes();
+                st.feeds.push((name.clone(), title, empty));
+                drop(st);
+                self.publish_feed(&name);
+                ResponseTemplate::new(201)
+            }
+            ("POST", ["feed", "$clone"]) => {
+                let (Some(name), Some(source)) = (query(req, "name"), query(req, "url")) else {
+                    return ResponseTemplate::new(400);
+                };
+                if lock(&self.state).feeds.iter().any(|(n, _, _)| *n == name) {
+                    return ResponseTemplate::new(409);
+                }
+                let Some(xml) = self.snapshot(&name, &source) else {
+                    return ResponseTemplate::new(502)
+                        .set_body_string(format!("cannot fetch {source}"));
+                };
+                lock(&self.state)
+                    .feeds
+                    .push((name.clone(), name.clone(), xml));
+                self.publish_feed(&name);
+                ResponseTemplate::new(201)
+            }
+            ("GET", ["feed", name]) => {
+                let st = lock(&self.state);
+                let Some((n, t, xml)) = st.feeds.iter().find(|(n, _, _)| n == name) else {
+                    return ResponseTemplate::new(404);
+                };
+                let entries: Vec<Value> = Feed::from_slice(xml)
+                    .map(|f| f.entries)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|e| {
+                        json!({
+                            "id": e.id.as_ref().map(|i| i.as_str()),
+                            "title": e.title.as_ref().map(|t| t.as_str()),
+                            "contentItemIdentifier": e.identifier.as_ref().map(|i| i.as_str()),
+                            "contentItemVersion": e.version.as_ref().map(|v| v.as_str()),
+                        })
+                    })
+                    .collect();
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"name": n, "title": t, "entries": entries}))
+            }
+            ("GET", ["feed", name, "syndication.xml"]) => {
+                match lock(&self.state).feeds.iter().find(|(n, _, _)| n == name) {
+                    Some((_, _, xml)) => {
+                        ResponseTemplate::new(200).set_body_raw(xml.clone(), "application/atom+xml")
+                    }
+                    None => ResponseTemplate::new(404),
+                }
+            }
+            ("GET", ["feed", _, "artefact", _]) => {
+                match self
+                    .registry
+                    .get(&format!("{}{}", self.base, req.url.path()))
+                {
+                    Some(bytes) => {
+                        ResponseTemplate::new(200).set_body_raw(bytes, "application/octet-stream")
+                    }
+                    None => ResponseTemplate::new(404),
+                }
+            }
+            ("DELETE", ["feed", name]) => {
+                lock(&self.state).feeds.retain(|(n, _, _)| n != name);
+                ResponseTemplate::new(204)
+            }
+            ("GET", ["alias"]) => {
+                let st = lock(&self.state);
+                let list: Vec<Value> = st
+                    .aliases
+                    .iter()
+                    .map(|(a, f)| json!({"aliasName": a, "feedName": f}))
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(list)
+            }
+            ("POST", ["alias"]) | ("PUT", ["alias", _]) => {
+                let Some((alias, feed)) =
+                    body().and_then(|v| Some((field(&v, "aliasName")?, field(&v, "feedName")?)))
+                else {
+                    return ResponseTemplate::new(400);
+                };
+                let mut st = lock(&self.state);
+                let creating = req.method.as_str() == "POST";
+                if creating == st.aliases.contains_key(&alias) {
+                    return ResponseTemplate::new(if creating { 409 } else { 404 });
+                }
+                if !st.feeds.iter().any(|(n, _, _)| *n == feed) {
+                    return ResponseTemplate::new(404);
+                }
+                st.aliases.insert(alias.clone(), feed);
+                drop(st);
+                self.publish_alias(&alias);
+                ResponseTemplate::new(200)
+            }
+            ("DELETE", ["alias", alias]) => {
+                lock(&self.state).aliases.remove(*alias);
+                ResponseTemplate::new(204)
+            }
+            ("GET", ["alias", alias, "syndication.xml"]) => {
+                match self
+                    .registry
+                    .get(&format!("{}/alias/{alias}/syndication.xml", self.base))
+                {
+                    Some(xml) => {
+                        ResponseTemplate::new(200).set_body_raw(xml, "application/atom+xml")
+                    }
+                    None => ResponseTemplate::new(404),
+                }
+            }
+            ("GET", ["actuator", "health"]) => {
+                ResponseTemplate::new(200).set_body_json(json!({"status": "UP"}))
+            }
+            _ => ResponseTemplate::new(404),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The authorisation server.
+
+/// A fake OAuth2 server issuing client-credentials tokens to registered clients; a wrong
+/// secret is refused with `invalid_client`. Tokens live until [`expire_all`](Self::expire_all).
+#[derive(Debug)]
+pub struct FakeAuthServer {
+    server: MockServer,
+    issued: Arc<Mutex<Issued>>,
+    clients: Arc<Mutex<HashMap<String, (String, Vec<Authority>)>>>,
+    requests: Arc<Mutex<usize>>,
+}
+
+struct AuthHandler {
+    issued: Arc<Mutex<Issued>>,
+    clients: Arc<Mutex<HashMap<String, (String, Vec<Authority>)>>>,
+    requests: Arc<Mutex<usize>>,
+    lifetime: u64,
+}
+
+impl FakeAuthServer {
+    /// Starts a fake whose tokens report `expires_in` seconds.
+    pub async fn start(expires_in: u64) -> Self {
+        let server = MockServer::start().await;
+        let issued = Arc::new(Mutex::new(Issued::default()));
+        let clients = Arc::new(Mutex::new(HashMap::new()));
+        let requests = Arc::new(Mutex::new(0));
+        let handler = AuthHandler {
+            issued: Arc::clone(&issued),
+            clients: Arc::clone(&clients),
+            requests: Arc::clone(&requests),
+            lifetime: expires_in,
+        };
+        Mock::given(any())
+            .respond_with(handler)
+            .mount(&server)
+            .await;
+        Self {
+            server,
+            issued,
+            clients,
+            requests,
+        }
+    }
+
+    /// The token endpoint.
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.server.uri())
+    }
+
+    /// Registers a client with its secret and the authorities its tokens carry.
+    pub fn register(&self, client_id: &str, secret: &str, authorities: &[&str]) {
+        let parsed = authorities
+            .iter()
+            .filter_map(|a| Authority::parse(a).ok())
+            .collect();
+        lock(&self.clients).insert(client_id.to_owned(), (secret.to_owned(), parsed));
+    }
+
+    /// Expires every token issued so far: servers trusting this fake answer 401 to them.
+    pub fn expire_all(&self) {
+        lock(&self.issued).tokens.clear();
+    }
+
+    /// Token requests received.
+    pub fn requests(&self) -> usize {
+        *lock(&self.requests)
+    }
+}
+
+fn form(body: &[u8]) -> HashMap<String, String> {
+    url_decode_pairs(&String::from_utf8_lossy(body))
+}
+
+fn url_decode_pairs(s: &str) -> HashMap<String, String> {
+    reqwest::Url::parse(&format!("http://x/?{s}"))
+        .map(|u| {
+            u.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn basic_credentials(req: &Request) -> Option<(String, String)> {
+    use base64_decode::decode;
+    let v = req
+        .headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = decode(v)?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |x: &str| {
+        url_decode_pairs(&format!("v={x}"))
+            .remove("v")
+            .unwrap_or_default()
+    };
+    Some((unescape(id), unescape(secret)))
+}
+
+/// Just enough base64 for HTTP Basic credentials.
+mod base64_decode {
+    pub(super) fn decode(s: &str) -> Option<String> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut bits = 0u32;
+        let mut n = 0;
+        let mut out = Vec::new();
+        for c in s.trim_end_matches('=').bytes() {
+            let v = ALPHABET.iter().position(|&a| a == c)? as u32;
+            bits = (bits << 6) | v;
+            n += 6;
+            if n >= 8 {
+                n -= 8;
+                out.push((bits >> n) as u8);
+                bits &= (1 << n) - 1;
+            }
+        }
+        String::from_utf8(out).ok()
+    }
+}
+
+impl Respond for AuthHandler {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        if req.method.as_str() != "POST" || req.url.path() != "/token" {
+            return ResponseTemplate::new(404);
+        }
+        *lock(&self.requests) += 1;
+        let params = form(&req.body);
+        if params.get("grant_type").map(String::as_str) != Some("client_credentials") {
+            return ResponseTemplate::new(400)
+                .set_body_json(json!({"error": "unsupported_grant_type"}));
+        }
+        let (id, secret) = match basic_credentials(req) {
+            Some(c) => c,
+            None => (
+                params.get("client_id").cloned().unwrap_or_default(),
+                params.get("client_secret").cloned().unwrap_or_default(),
+            ),
+        };
+        let clients = lock(&self.clients);
+        let Some((expected, authorities)) = clients.get(&id) else {
+            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
+        };
+        if *expected != secret {
+            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
+        }
+        let mut issued = lock(&self.issued);
+        let token = format!("fake-token-{}-{}", id, *lock(&self.requests));
+        issued.tokens.insert(token.clone(), authorities.clone());
+        ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": token, "token_type": "bearer", "expires_in": self.lifetime}),
+        )
     }
 }

@@ -227,3 +227,179 @@ async fn labels_through_the_fake() {
             .is_empty()
     );
 }
+
+mod syndication_and_auth {
+    use std::sync::Arc;
+
+    use release_model::deployment::ReleaseCandidateName;
+    use syndication_client::testkit::{
+        FakeAuthServer, FakeResource, FakeSyndicationServer, FakeTerminologyServer, Registry,
+    };
+    use syndication_client::{
+        ClientCredentials, ClientCredentialsConfig, ClientOptions, ClientSecret, Error, FeedName,
+        NoAuth, SyndicationClient, TerminologyClient, TokenSource,
+    };
+
+    const VS: &str = "http://example.org/ValueSet/body-sites";
+
+    #[tokio::test]
+    async fn a_release_candidate_is_an_immutable_snapshot_with_its_artefacts() {
+        let registry = Registry::new();
+        let authoring = FakeTerminologyServer::start(&registry).await;
+        let production = FakeTerminologyServer::start(&registry).await;
+        let synd = FakeSyndicationServer::start(&registry).await;
+        authoring.add(FakeResource::value_set("vs", VS, "1.0.0", "2026-11-01"));
+        authoring.set_syndicated("ValueSet", "vs", true);
+
+        let s = SyndicationClient::new(
+            &synd.base_url(),
+            Arc::new(NoAuth),
+            ClientOptions::for_local_testing(),
+        )
+        .expect("client");
+        let rc = ReleaseCandidateName::parse("release-candidate-20261123T0900").expect("valid");
+        let candidate = s
+            .clone_feed(&rc, &authoring.feed_url())
+            .await
+            .expect("cloned");
+        assert!(
+            s.clone_feed(&rc, &authoring.feed_url())
+                .await
+                .expect_err("exists")
+                .is_conflict()
+        );
+        // Later authoring changes do not reach the snapshot.
+        authoring.add(FakeResource::value_set(
+            "vs2",
+            "http://example.org/ValueSet/other",
+            "1.0.0",
+            "2026-11-02",
+        ));
+        authoring.set_syndicated("ValueSet", "vs2", true);
+        let snapshot = s.feed_xml(&FeedName::from(&rc)).await.expect("atom");
+        assert_eq!(snapshot.entries.len(), 1);
+        assert!(
+            snapshot.entries[0].links[0]
+                .href
+                .starts_with(&synd.base_url().to_string())
+        );
+        // Production preloads the candidate.
+        production.set_preload_feeds(vec![candidate.feed_url.clone()]);
+        let p = TerminologyClient::new(
+            &production.base_url(),
+            Arc::new(NoAuth),
+            ClientOptions::for_local_testing(),
+        )
+        .expect("client");
+        p.redo_preload().await.expect("preload");
+        assert!(
+            p.has_canonical("ValueSet", VS, "1.0.0")
+                .await
+                .expect("search")
+        );
+        assert!(
+            !p.has_canonical("ValueSet", "http://example.org/ValueSet/other", "1.0.0")
+                .await
+                .expect("search")
+        );
+        // Unknown sources fail the clone.
+        let other = ReleaseCandidateName::parse("release-candidate-20261123T1000").expect("valid");
+        assert_eq!(
+            s.clone_feed(&other, "http://nowhere.invalid/feed.xml")
+                .await
+                .expect_err("unreachable")
+                .status(),
+            Some(502)
+        );
+    }
+
+    #[tokio::test]
+    async fn repointing_an_alias_is_not_a_content_rollback() {
+        let registry = Registry::new();
+        let authoring = FakeTerminologyServer::start(&registry).await;
+        let production = FakeTerminologyServer::start(&registry).await;
+        let synd = FakeSyndicationServer::start(&registry).await;
+        let s = SyndicationClient::new(
+            &synd.base_url(),
+            Arc::new(NoAuth),
+            ClientOptions::for_local_testing(),
+        )
+        .expect("client");
+        authoring.add(FakeResource::value_set("vs", VS, "1.0.0", "2026-11-01"));
+        authoring.set_syndicated("ValueSet", "vs", true);
+        let rc1 = ReleaseCandidateName::parse("release-candidate-20261101T0900").expect("valid");
+        s.clone_feed(&rc1, &authoring.feed_url())
+            .await
+            .expect("cloned");
+        authoring.add(FakeResource::value_set("vs-2", VS, "2.0.0", "2026-11-20"));
+        authoring.set_syndicated("ValueSet", "vs-2", true);
+        let rc2 = ReleaseCandidateName::parse("release-candidate-20261120T0900").expect("valid");
+        s.clone_feed(&rc2, &authoring.feed_url())
+            .await
+            .expect("cloned");
+        s.create_alias("production", &FeedName::from(&rc2))
+            .await
+            .expect("alias");
+        production.set_preload_feeds(vec![s.alias_url("production").expect("url")]);
+        let p = TerminologyClient::new(
+            &production.base_url(),
+            Arc::new(NoAuth),
+            ClientOptions::for_local_testing(),
+        )
+        .expect("client");
+        p.redo_preload().await.expect("preload");
+        assert!(
+            p.has_canonical("ValueSet", VS, "2.0.0")
+                .await
+                .expect("search")
+        );
+        // "Roll back" by repointing: 2.0.0 stays, because a preload never removes.
+        s.repoint_alias("production", &FeedName::from(&rc1))
+            .await
+            .expect("repointed");
+        assert_eq!(
+            synd.alias_target("production").as_deref(),
+            Some(rc1.as_str())
+        );
+        p.redo_preload().await.expect("preload");
+        assert!(
+            p.has_canonical("ValueSet", VS, "2.0.0")
+                .await
+                .expect("still there")
+        );
+    }
+
+    fn config(auth: &FakeAuthServer, secret: &str) -> ClientCredentialsConfig {
+        let mut c =
+            ClientCredentialsConfig::new(auth.token_url(), "pipeline", ClientSecret::new(secret));
+        c.allow_insecure = true;
+        c
+    }
+
+    #[tokio::test]
+    async fn tokens_from_the_fake_auth_server_are_checked_and_renewed() {
+        let registry = Registry::new();
+        let auth = FakeAuthServer::start(3600).await;
+        auth.register(
+            "pipeline",
+            "right",
+            &["FHIR_READ", "FHIR_WRITE", "SYND_WRITE"],
+        );
+        let tx = FakeTerminologyServer::start(&registry).await;
+        tx.trust(&auth);
+        let wrong = ClientCredentials::new(config(&auth, "wrong")).expect("config");
+        assert!(matches!(wrong.token().await, Err(Error::Token { .. })));
+        let tokens = Arc::new(ClientCredentials::new(config(&auth, "right")).expect("config"));
+        let c = TerminologyClient::new(
+            &tx.base_url(),
+            tokens.clone(),
+            ClientOptions::for_local_testing(),
+        )
+        .expect("client");
+        c.redo_preload().await.expect("authorised");
+        auth.expire_all();
+        c.redo_preload().await.expect("renewed after a 401");
+        assert_eq!(tokens.requests_sent(), 2);
+        assert_eq!(auth.requests(), 3);
+    }
+}
