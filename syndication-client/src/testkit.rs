@@ -855,19 +855,26 @@ impl Respond for SyndHandler {
 // ---------------------------------------------------------------------------------------
 // The authorisation server.
 
+/// A client registered with the authorisation fake.
+#[derive(Debug)]
+struct Registered {
+    secret: String,
+    authorities: Vec<Authority>,
+}
+
 /// A fake OAuth2 server issuing client-credentials tokens to registered clients; a wrong
 /// secret is refused with `invalid_client`. Tokens live until [`expire_all`](Self::expire_all).
 #[derive(Debug)]
 pub struct FakeAuthServer {
     server: MockServer,
     issued: Arc<Mutex<Issued>>,
-    clients: Arc<Mutex<HashMap<String, (String, Vec<Authority>)>>>,
+    clients: Arc<Mutex<HashMap<String, Registered>>>,
     requests: Arc<Mutex<usize>>,
 }
 
 struct AuthHandler {
     issued: Arc<Mutex<Issued>>,
-    clients: Arc<Mutex<HashMap<String, (String, Vec<Authority>)>>>,
+    clients: Arc<Mutex<HashMap<String, Registered>>>,
     requests: Arc<Mutex<usize>>,
     lifetime: u64,
 }
@@ -908,7 +915,13 @@ impl FakeAuthServer {
             .iter()
             .filter_map(|a| Authority::parse(a).ok())
             .collect();
-        lock(&self.clients).insert(client_id.to_owned(), (secret.to_owned(), parsed));
+        lock(&self.clients).insert(
+            client_id.to_owned(),
+            Registered {
+                secret: secret.to_owned(),
+                authorities: parsed,
+            },
+        );
     }
 
     /// Expires every token issued so far: servers trusting this fake answer 401 to them.
@@ -994,7 +1007,11 @@ impl Respond for AuthHandler {
             ),
         };
         let clients = lock(&self.clients);
-        let Some((expected, authorities)) = clients.get(&id) else {
+        let Some(Registered {
+            secret: expected,
+            authorities,
+        }) = clients.get(&id)
+        else {
             return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"}));
         };
         if *expected != secret {
