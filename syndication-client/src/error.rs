@@ -90,6 +90,47 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A platform operation (stop, start, clear storage …) failed.
+    #[error("{instance}: {operation} failed: {message}")]
+    Infrastructure {
+        /// The instance.
+        instance: String,
+        /// The operation (`stop`, `clear-disk` …).
+        operation: &'static str,
+        /// What the platform said.
+        message: String,
+    },
+    /// An instance does not hold what the plan says it should, after every retry.
+    #[error("{instance}: verification failed: missing [{}], still present [{}]", missing.join(", "), unexpected.join(", "))]
+    Verification {
+        /// The instance.
+        instance: String,
+        /// `url|version` that should be present and are not (or cannot be read).
+        missing: Vec<String>,
+        /// `url|version` that should be gone and are not.
+        unexpected: Vec<String>,
+    },
+    /// A plan step failed; the journal records every step done before it.
+    #[error("step {step} ({action} on {instance}) failed: {source}")]
+    Step {
+        /// The step's index in the plan.
+        step: usize,
+        /// The instance.
+        instance: String,
+        /// The action's name.
+        action: &'static str,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A journal written for another plan.
+    #[error("the journal belongs to another plan (fingerprint {journal}, plan {plan})")]
+    JournalMismatch {
+        /// The journal's plan fingerprint.
+        journal: String,
+        /// This plan's fingerprint.
+        plan: String,
+    },
     /// A feed could not be read.
     #[error("{url}: {source}")]
     Feed {
@@ -107,6 +148,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport { .. } => true,
+            Error::Step { source, .. } => source.is_retryable(),
             Error::Status { status, .. } => matches!(status, 429 | 502 | 503 | 504),
             _ => false,
         }

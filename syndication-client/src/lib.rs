@@ -4,6 +4,7 @@
 mod auth;
 mod download;
 mod error;
+mod executor;
 mod fanout;
 mod http;
 mod secret;
@@ -18,6 +19,7 @@ pub use auth::{
 };
 pub use download::{Downloaded, Downloader};
 pub use error::Error;
+pub use executor::{Event, Executor, Infrastructure, Journal, Outcome, Record, WaitPolicy};
 pub use fanout::fan_out;
 pub use http::{ClientOptions, RetryPolicy};
 pub use secret::{AccessToken, ClientSecret};

@@ -1,0 +1,410 @@
+//! End-to-end releases against the fakes: each strategy on each topology, asserting the final
+//! content of every instance; faults stop the run safely and it resumes from the journal.
+#![cfg(feature = "testkit")]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use release_model::deployment::{
+    Access, Deployment, DeploymentModel, Instance, InstanceName, ReleaseCandidate,
+    ReleaseCandidateName, Role, Storage, Topology,
+};
+use release_model::plan::{Plan, Policy, Strategy, plan, plan_rollback};
+use syndication_client::testkit::{
+    FakeInfrastructure, FakeResource, FakeSyndicationServer, FakeTerminologyServer, Registry,
+};
+use syndication_client::{
+    ClientOptions, Error, Executor, FeedName, Journal, NoAuth, SyndicationClient, WaitPolicy,
+};
+
+const A: &str = "http://example.org/ValueSet/a";
+const B: &str = "http://example.org/CodeSystem/b";
+const C: &str = "http://example.org/ValueSet/c";
+
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    Single,
+    Separate(usize),
+    Shared(usize),
+}
+
+struct Scenario {
+    registry: Registry,
+    authoring: FakeTerminologyServer,
+    _synd: FakeSyndicationServer,
+    synd: SyndicationClient,
+    infra: Arc<FakeInfrastructure>,
+    deployment: Deployment,
+    names: Vec<String>,
+    deployed: ReleaseCandidate,
+}
+
+fn item(url: &str, version: &str) -> (String, String) {
+    (url.to_owned(), version.to_owned())
+}
+
+impl Scenario {
+    async fn new(shape: Shape, access: Access, storage: Storage) -> Self {
+        let registry = Registry::new();
+        let authoring = FakeTerminologyServer::start(&registry).await;
+        authoring.add(FakeResource::value_set("a", A, "1.0.0", "2026-10-01"));
+        authoring.add(FakeResource::code_system("b", B, "1.0.0", "2026-10-01"));
+        authoring.set_syndicated("ValueSet", "a", true);
+        authoring.set_syndicated("CodeSystem", "b", true);
+        let synd_fake = FakeSyndicationServer::start(&registry).await;
+        let synd = SyndicationClient::new(
+            &synd_fake.base_url(),
+            Arc::new(NoAuth),
+            ClientOptions::for_local_testing(),
+        )
+        .expect("client");
+        let rc1 = ReleaseCandidateName::parse("release-candidate-20261001T0900").expect("valid");
+        let deployed = synd
+            .clone_feed(&rc1, &authoring.feed_url())
+            .await
+            .expect("cloned");
+        synd.create_alias("production", &FeedName::from(&rc1))
+            .await
+            .expect("alias");
+        let alias = synd.alias_url("production").expect("url");
+
+        let names: Vec<String> = match shape {
+            Shape::Single => vec!["prod".into()],
+            Shape::Separate(n) | Shape::Shared(n) => (0..n).map(|i| format!("prod-{i}")).collect(),
+        };
+        let mut servers = Vec::new();
+        let mut instances = Vec::new();
+        for n in &names {
+            let s = FakeTerminologyServer::start(&registry).await;
+            s.set_preload_feeds(vec![alias.clone()]);
+            s.start_again();
+            s.set_read_only(access == Access::ReadOnly);
+            let name = InstanceName::new(n).expect("valid");
+            instances.push(Instance::new(
+                name,
+                s.base_url(),
+                Role::Production,
+                access,
+                storage,
+            ));
+            servers.push((n.clone(), Arc::new(s)));
+        }
+        let topology = match shape {
+            Shape::Single => Topology::single(instances.remove(0)),
+            Shape::Separate(_) => Topology::scaled_separate(instances).expect("valid"),
+            Shape::Shared(_) => {
+                Topology::scaled_shared(instances, InstanceName::new("prod-0").expect("valid"))
+                    .expect("valid")
+            }
+        };
+        let deployment =
+            Deployment::new(DeploymentModel::Comprehensive, topology).with_preload_feed(alias);
+        let infra = Arc::new(FakeInfrastructure::new(&registry, servers));
+        let s = Self {
+            registry,
+            authoring,
+            _synd: synd_fake,
+            synd,
+            infra,
+            deployment,
+            names,
+            deployed,
+        };
+        for n in &s.names {
+            assert_eq!(
+                s.content(n),
+                BTreeSet::from([item(A, "1.0.0"), item(B, "1.0.0")]),
+                "{n} starts with rc1"
+            );
+        }
+        s
+    }
+
+    fn content(&self, name: &str) -> BTreeSet<(String, String)> {
+        self.infra.server(name).expect("instance").content()
+    }
+
+    /// Cuts a candidate from authoring, points the alias at it, and plans the release.
+    async fn candidate(&self, stamp: &str, policy: &Policy) -> (ReleaseCandidate, Plan) {
+        let name =
+            ReleaseCandidateName::parse(&format!("release-candidate-{stamp}")).expect("valid");
+        let rc = self
+            .synd
+            .clone_feed(&name, &self.authoring.feed_url())
+            .await
+            .expect("cloned");
+        let old = self
+            .synd
+            .feed_xml(&FeedName::from(&self.deployed.name))
+            .await
+            .expect("deployed feed");
+        let new = self
+            .synd
+            .feed_xml(&FeedName::from(&name))
+            .await
+            .expect("candidate feed");
+        let delta = feed_diff::diff(&old, &new).to_delta();
+        self.synd
+            .repoint_alias("production", &FeedName::from(&name))
+            .await
+            .expect("repointed");
+        let p = plan(&self.deployment, &delta, policy).expect("plans");
+        (rc, p)
+    }
+
+    fn executor(&self) -> Executor {
+        Executor::new(
+            &self.deployment,
+            Arc::new(NoAuth),
+            self.infra.clone(),
+            ClientOptions::for_local_testing(),
+            WaitPolicy::immediate(3),
+        )
+        .expect("executor")
+    }
+
+    async fn execute(&self, p: &Plan) -> Journal {
+        let mut journal = Journal::new();
+        self.executor()
+            .run(p, &mut journal, |_| {})
+            .await
+            .expect("the release runs to the end");
+        assert!(journal.is_finished(p));
+        journal
+    }
+}
+
+#[tokio::test]
+async fn additive_release_on_scaled_separate_instances() {
+    let s = Scenario::new(Shape::Separate(3), Access::ReadOnly, Storage::Persistent).await;
+    s.authoring
+        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+    s.authoring.set_syndicated("ValueSet", "c", true);
+    let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+    assert_eq!(p.strategy, Strategy::Additive);
+    s.execute(&p).await;
+    for n in &s.names {
+        assert_eq!(
+            s.content(n),
+            BTreeSet::from([item(A, "1.0.0"), item(B, "1.0.0"), item(C, "1.0.0")]),
+            "{n}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn removal_on_read_only_instances_rebuilds_them() {
+    for (shape, storage) in [
+        (Shape::Separate(2), Storage::Persistent),
+        (Shape::Shared(3), Storage::Persistent),
+        (Shape::Single, Storage::Transient),
+    ] {
+        let s = Scenario::new(shape, Access::ReadOnly, storage).await;
+        s.authoring.set_syndicated("CodeSystem", "b", false);
+        let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+        assert_eq!(p.strategy, Strategy::WipeAndRestart, "{shape:?}");
+        s.execute(&p).await;
+        for n in &s.names {
+            assert_eq!(
+                s.content(n),
+                BTreeSet::from([item(A, "1.0.0")]),
+                "{shape:?} {n}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn removal_on_a_writable_server_deletes_then_preloads() {
+    let s = Scenario::new(Shape::Single, Access::ReadWrite, Storage::Persistent).await;
+    s.authoring.set_syndicated("CodeSystem", "b", false);
+    s.authoring
+        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+    s.authoring.set_syndicated("ValueSet", "c", true);
+    let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+    assert_eq!(p.strategy, Strategy::DeleteThenPreload);
+    s.execute(&p).await;
+    assert_eq!(
+        s.content("prod"),
+        BTreeSet::from([item(A, "1.0.0"), item(C, "1.0.0")])
+    );
+}
+
+#[tokio::test]
+async fn same_version_republished_reaches_every_instance() {
+    let s = Scenario::new(Shape::Shared(2), Access::ReadOnly, Storage::Persistent).await;
+    s.authoring
+        .add(FakeResource::value_set("a", A, "1.0.0", "2026-11-15"));
+    let (_, p) = s.candidate("20261115T0900", &Policy::default()).await;
+    assert_eq!(p.strategy, Strategy::WipeAndRestart);
+    s.execute(&p).await;
+    for n in &s.names {
+        let a = s
+            .infra
+            .server(n)
+            .expect("instance")
+            .resource(A, "1.0.0")
+            .expect("held");
+        assert_eq!(a.date, "2026-11-15", "{n} holds the republished content");
+    }
+}
+
+#[tokio::test]
+async fn zero_downtime_release_switches_to_verified_new_instances() {
+    let s = Scenario::new(Shape::Separate(2), Access::ReadOnly, Storage::Transient).await;
+    s.authoring.set_syndicated("CodeSystem", "b", false);
+    let (_, p) = s
+        .candidate("20261101T0900", &Policy::default().with_zero_downtime(true))
+        .await;
+    assert_eq!(p.strategy, Strategy::BlueGreen);
+    s.execute(&p).await;
+    assert_eq!(s.infra.routed(), ["prod-0-green", "prod-1-green"]);
+    for n in ["prod-0-green", "prod-1-green"] {
+        assert_eq!(s.content(n), BTreeSet::from([item(A, "1.0.0")]), "{n}");
+    }
+}
+
+#[tokio::test]
+async fn rollback_rebuilds_from_the_last_good_candidate() {
+    let s = Scenario::new(Shape::Separate(2), Access::ReadOnly, Storage::Persistent).await;
+    s.authoring
+        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+    s.authoring.set_syndicated("ValueSet", "c", true);
+    let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+    s.execute(&p).await;
+    assert!(s.content("prod-0").contains(&item(C, "1.0.0")));
+    let mut undo = release_model::delta::Delta::default();
+    undo.removed.push(release_model::delta::DeltaItem::new(
+        C.into(),
+        "1.0.0".into(),
+        release_model::feed::ContentType::FhirValueSet,
+        None,
+    ));
+    let back = plan_rollback(&s.deployment, &s.deployed, &undo, &Policy::default()).expect("plans");
+    assert_eq!(back.strategy, Strategy::Rollback);
+    s.execute(&back).await;
+    for n in &s.names {
+        assert_eq!(
+            s.content(n),
+            BTreeSet::from([item(A, "1.0.0"), item(B, "1.0.0")]),
+            "{n} is back to rc1"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_instance_down_stops_the_run_safely_and_it_resumes() {
+    let s = Scenario::new(Shape::Separate(3), Access::ReadOnly, Storage::Persistent).await;
+    s.authoring
+        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+    s.authoring.set_syndicated("ValueSet", "c", true);
+    let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+    s.infra.server("prod-1").expect("instance").stop();
+    let mut journal = Journal::new();
+    let mut exec = s.executor();
+    let err = exec
+        .run(&p, &mut journal, |_| {})
+        .await
+        .expect_err("prod-1 is down");
+    let Error::Step {
+        instance,
+        action,
+        step,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (instance.as_str(), *action, *step),
+        ("prod-1", "redo-preload", 1)
+    );
+    assert_eq!(journal.completed, 1, "prod-0's preload is recorded as done");
+    // The journal survives a restart of the tool.
+    let saved = serde_json::to_string(&journal).expect("serialises");
+    let mut journal: Journal = serde_json::from_str(&saved).expect("reads back");
+    s.infra.server("prod-1").expect("instance").start_again();
+    let mut skipped = 0;
+    exec.run(&p, &mut journal, |e| {
+        if matches!(e, syndication_client::Event::Skipped { .. }) {
+            skipped += 1;
+        }
+    })
+    .await
+    .expect("resumes to the end");
+    assert_eq!(skipped, 1);
+    for n in &s.names {
+        assert!(s.content(n).contains(&item(C, "1.0.0")), "{n}");
+    }
+    // Dry-run shows the plan with the done steps marked.
+    let lines = Executor::dry_run(&p, &journal);
+    assert_eq!(lines.len(), p.steps.len());
+    assert!(lines.iter().all(|l| l.ends_with("(done)")));
+}
+
+#[tokio::test]
+async fn a_lagging_feed_cache_is_caught_by_verification() {
+    let s = Scenario::new(Shape::Separate(2), Access::ReadOnly, Storage::Persistent).await;
+    s.authoring
+        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+    s.authoring.set_syndicated("ValueSet", "c", true);
+    let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+    s.infra
+        .server("prod-1")
+        .expect("instance")
+        .lag_feed_cache_once();
+    s.execute(&p).await;
+    assert!(
+        s.content("prod-1").contains(&item(C, "1.0.0")),
+        "verification re-triggered the preload"
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_artefact_fails_verification_naming_the_instance_and_resumes() {
+    let s = Scenario::new(Shape::Single, Access::ReadOnly, Storage::Persistent).await;
+    s.authoring
+        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+    s.authoring.set_syndicated("ValueSet", "c", true);
+    let (rc, p) = s.candidate("20261101T0900", &Policy::default()).await;
+    let feed = s
+        .synd
+        .feed_xml(&FeedName::from(&rc.name))
+        .await
+        .expect("candidate");
+    let href = feed
+        .entries
+        .iter()
+        .find(|e| e.identifier.as_ref().map(|i| i.as_str()) == Some(C))
+        .expect("c")
+        .links[0]
+        .href
+        .clone();
+    let good = s.registry.get(&href).expect("artefact");
+    s.registry
+        .put(href.clone(), b"{\"corrupt\": true}".to_vec());
+    let mut journal = Journal::new();
+    let mut exec = s.executor();
+    let err = exec
+        .run(&p, &mut journal, |_| {})
+        .await
+        .expect_err("hash mismatch");
+    let Error::Step {
+        instance, source, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(instance, "prod");
+    assert!(
+        matches!(source.as_ref(), Error::Verification { missing, .. } if missing == &vec![format!("{C}|1.0.0")]),
+        "{source:?}"
+    );
+    assert!(
+        !s.content("prod").contains(&item(C, "1.0.0")),
+        "the corrupt artefact was not loaded"
+    );
+    s.registry.put(href, good);
+    exec.run(&p, &mut journal, |_| {}).await.expect("resumes");
+    assert!(s.content("prod").contains(&item(C, "1.0.0")));
+}
