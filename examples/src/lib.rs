@@ -12,4 +12,5 @@
 
 #![forbid(unsafe_code)]
 
+pub mod demo;
 pub mod synd;

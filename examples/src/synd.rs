@@ -34,6 +34,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a whole release process against in-process fakes: author, approve, snapshot, diff,
+    /// plan, execute and verify an additive release, a non-additive one and a rollback.
+    Demo {
+        /// Inject a fault into the first production release: the run stops safely, names the
+        /// instance and cause, then resumes from its journal.
+        #[arg(long, value_enum)]
+        inject: Option<crate::demo::Fault>,
+    },
     /// Inspect and check syndication feeds.
     #[command(subcommand)]
     Feed(FeedCommand),
@@ -175,6 +183,7 @@ where
         }
     };
     let result = match cli.command {
+        Command::Demo { inject } => crate::demo::run(inject, out),
         Command::Feed(cmd) => feed(cmd, out),
         Command::Labels(cmd) => labels(cmd, out),
         Command::Plan(args) => plan(args, out),

@@ -325,3 +325,41 @@ fn roundtrip_succeeds_on_every_fixture() {
         assert_eq!(code, 0, "{}: {out}{err}", p.display());
     }
 }
+
+#[test]
+fn demo_runs_a_whole_release_process() {
+    let (code, out, err) = synd(&["demo"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for stage in [
+        "1. First release",
+        "2. Additive release",
+        "3. Non-additive release",
+        "4. Rollback",
+        "plan: wipe-and-restart",
+        "plan: rollback",
+    ] {
+        assert!(out.contains(stage), "missing '{stage}' in:\n{out}");
+    }
+    assert!(out.contains("Release process complete"), "{out}");
+}
+
+#[test]
+fn demo_faults_stop_safely_and_resume() {
+    for (fault, stops) in [
+        ("instance-down", true),
+        ("hash-mismatch", true),
+        ("token-expiry", false),
+        ("feed-cache-lag", false),
+    ] {
+        let (code, out, err) = synd(&["demo", "--inject", fault]);
+        assert_eq!(code, 0, "{fault}: {out}{err}");
+        assert_eq!(out.contains("STOPPED SAFELY"), stops, "{fault}:\n{out}");
+        assert!(out.contains("Release process complete"), "{fault}: {out}");
+    }
+    let (code, out, _) = synd(&["demo", "--inject", "instance-down"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("redo-preload on prod-1") && out.contains("HTTP 503"),
+        "names the instance and the cause: {out}"
+    );
+}

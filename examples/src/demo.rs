@@ -1,0 +1,519 @@
+//! `synd demo`: a whole release process against in-process fakes, with no setup.
+//!
+//! An authoring server, a syndication server, a staging server, production scaled to three
+//! instances with separate storage, and an authorisation server run as fakes. Content is
+//! authored and approved, snapshotted into release candidates, diffed against production,
+//! planned, printed as a runbook, executed and verified on every instance: an additive release,
+//! a non-additive one, and a rollback.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use fhir_security_labels::{Approval, ContentRef, ReadGrant};
+use release_model::deployment::{
+    Access, Deployment, DeploymentModel, Instance, InstanceName, ReleaseCandidate,
+    ReleaseCandidateName, Role, Storage, Topology,
+};
+use release_model::plan::{Plan, Policy, plan, plan_rollback};
+use syndication_client::testkit::{
+    FakeAuthServer, FakeInfrastructure, FakeResource, FakeSyndicationServer, FakeTerminologyServer,
+    Registry,
+};
+use syndication_client::{
+    ClientCredentials, ClientCredentialsConfig, ClientOptions, ClientSecret, Event, Executor,
+    FeedName, Journal, SyndicationClient, TerminologyClient, TokenSource, WaitPolicy,
+};
+
+/// A fault to inject into the first production release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Fault {
+    /// One production instance is down when the release starts.
+    InstanceDown,
+    /// Every token expires during the release.
+    TokenExpiry,
+    /// An artefact in the candidate does not match its hash.
+    HashMismatch,
+    /// One instance's feed cache serves a stale feed to its first preload.
+    FeedCacheLag,
+}
+
+type Failure = String;
+
+fn fail<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> Failure + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+struct World {
+    registry: Registry,
+    auth: FakeAuthServer,
+    authoring: FakeTerminologyServer,
+    synd: SyndicationClient,
+    tokens: Arc<dyn TokenSource>,
+    infra: Arc<FakeInfrastructure>,
+    production: Deployment,
+    staging: Deployment,
+    names: Vec<String>,
+    _synd_fake: FakeSyndicationServer,
+}
+
+const SECRET: &str = "demo-secret";
+
+/// Runs the demo; returns the exit code.
+pub fn run(inject: Option<Fault>, out: &mut dyn Write) -> Result<i32, Failure> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(fail("runtime"))?;
+    rt.block_on(demo(inject, out))
+}
+
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => { writeln!($out, $($arg)*).map_err(fail("writing output"))? };
+}
+
+async fn setup(out: &mut dyn Write) -> Result<World, Failure> {
+    let registry = Registry::new();
+    let auth = FakeAuthServer::start(300).await;
+    auth.register(
+        "release-pipeline",
+        SECRET,
+        &[
+            "FHIR_READ",
+            "FHIR_WRITE",
+            "SYND_WRITE",
+            "API_WRITE",
+            "PERM_READ",
+        ],
+    );
+    let mut config = ClientCredentialsConfig::new(
+        auth.token_url(),
+        "release-pipeline",
+        ClientSecret::new(SECRET),
+    );
+    config.allow_insecure = true;
+    config.scopes = vec!["onto/synd.write".into(), "system/*.read".into()];
+    let tokens: Arc<dyn TokenSource> =
+        Arc::new(ClientCredentials::new(config).map_err(fail("token source"))?);
+
+    let authoring = FakeTerminologyServer::start(&registry).await;
+    authoring.trust(&auth);
+    let synd_fake = FakeSyndicationServer::start(&registry).await;
+    let synd = SyndicationClient::new(
+        &synd_fake.base_url(),
+        Arc::clone(&tokens),
+        ClientOptions::for_local_testing(),
+    )
+    .map_err(fail("syndication client"))?;
+    let staging_fake = FakeTerminologyServer::start(&registry).await;
+    staging_fake.trust(&auth);
+    // Each server is deployed preloading its alias (atom.preload.feedLocation).
+    staging_fake.set_preload_feeds(vec![synd.alias_url("uat").map_err(fail("alias"))?]);
+    let production_feed = synd.alias_url("production").map_err(fail("alias"))?;
+
+    let mut servers = vec![("staging".to_owned(), Arc::new(staging_fake))];
+    let mut instances = Vec::new();
+    let names: Vec<String> = (0..3).map(|i| format!("prod-{i}")).collect();
+    for n in &names {
+        let s = FakeTerminologyServer::start(&registry).await;
+        s.trust(&auth);
+        s.set_read_only(true);
+        s.set_preload_feeds(vec![production_feed.clone()]);
+        let name = InstanceName::new(n).map_err(fail("instance"))?;
+        instances.push(Instance::new(
+            name,
+            s.base_url(),
+            Role::Production,
+            Access::ReadOnly,
+            Storage::Persistent,
+        ));
+        servers.push((n.clone(), Arc::new(s)));
+    }
+    let staging_instance = Instance::new(
+        InstanceName::new("staging").map_err(fail("instance"))?,
+        servers[0].1.base_url(),
+        Role::Staging,
+        Access::ReadWrite,
+        Storage::Transient,
+    );
+    let production = Deployment::new(
+        DeploymentModel::Comprehensive,
+        Topology::scaled_separate(instances).map_err(fail("topology"))?,
+    )
+    .with_preload_feed(production_feed);
+    let staging = Deployment::new(
+        DeploymentModel::Comprehensive,
+        Topology::single(staging_instance),
+    )
+    .with_preload_feed(synd.alias_url("uat").map_err(fail("alias"))?);
+    let infra = Arc::new(FakeInfrastructure::new(&registry, servers));
+    say!(
+        out,
+        "Started fakes: authorisation, authoring, syndication, staging, production (scaled-separate × 3)."
+    );
+    Ok(World {
+        registry,
+        auth,
+        authoring,
+        synd,
+        tokens,
+        infra,
+        production,
+        staging,
+        names,
+        _synd_fake: synd_fake,
+    })
+}
+
+const BODY: &str = "http://example.org/fhir/ValueSet/body-sites";
+const LAB: &str = "http://example.org/fhir/CodeSystem/lab-results";
+const ALLERGY: &str = "http://example.org/fhir/ValueSet/allergies";
+
+impl World {
+    /// Authors a resource and approves it: syndication status, then global read.
+    async fn author_and_approve(
+        &self,
+        r: FakeResource,
+        at_hour: u32,
+        out: &mut dyn Write,
+    ) -> Result<(), Failure> {
+        let (t, id) = (r.resource_type.clone(), r.id.clone());
+        self.authoring.add(r);
+        let client = TerminologyClient::new(
+            &self.authoring.base_url(),
+            Arc::clone(&self.tokens),
+            ClientOptions::for_local_testing(),
+        )
+        .map_err(fail("authoring client"))?;
+        client
+            .set_syndication_status(&t, &id, true)
+            .await
+            .map_err(fail("set syndication status"))?;
+        let at = Utc
+            .with_ymd_and_hms(2026, 11, 23, at_hour, 0, 0)
+            .single()
+            .ok_or("bad time")?;
+        let approval = Approval::new("content.approver@example.org", at, ContentRef::new(&t, &id))
+            .map_err(fail("approval"))?;
+        let grant = ReadGrant::global(approval, at).map_err(fail("grant"))?;
+        client
+            .grant_read(&grant)
+            .await
+            .map_err(fail("grant read"))?;
+        say!(out, "  authored and approved {t}/{id} (syndicated, *.read)");
+        Ok(())
+    }
+
+    async fn cut(&self, stamp: &str, out: &mut dyn Write) -> Result<ReleaseCandidate, Failure> {
+        let name = ReleaseCandidateName::parse(&format!("release-candidate-{stamp}"))
+            .map_err(fail("candidate"))?;
+        let rc = self
+            .synd
+            .clone_feed(&name, &self.authoring.feed_url())
+            .await
+            .map_err(fail("$clone"))?;
+        say!(out, "  snapshotted {}", rc.name);
+        Ok(rc)
+    }
+
+    async fn release(
+        &self,
+        deployment: &Deployment,
+        alias: &str,
+        from: Option<&ReleaseCandidate>,
+        to: &ReleaseCandidate,
+        inject: Option<Fault>,
+        out: &mut dyn Write,
+    ) -> Result<(), Failure> {
+        let old = match from {
+            Some(rc) => self
+                .synd
+                .feed_xml(&FeedName::from(&rc.name))
+                .await
+                .map_err(fail("deployed feed"))?,
+            None => release_model::feed::Feed::default(),
+        };
+        let new = self
+            .synd
+            .feed_xml(&FeedName::from(&to.name))
+            .await
+            .map_err(fail("candidate feed"))?;
+        let diff = feed_diff::diff(&old, &new);
+        say!(
+            out,
+            "  diff: {}",
+            diff.to_string().lines().next().unwrap_or("")
+        );
+        let p = plan(deployment, &diff.to_delta(), &Policy::default()).map_err(fail("plan"))?;
+        say!(
+            out,
+            "  plan: {} ({} steps, downtime: {})",
+            p.strategy,
+            p.steps.len(),
+            p.downtime
+        );
+        let target = FeedName::from(&to.name);
+        match self.synd.repoint_alias(alias, &target).await {
+            Err(e) if e.is_not_found() => self
+                .synd
+                .create_alias(alias, &target)
+                .await
+                .map_err(fail("alias"))?,
+            other => other.map_err(fail("alias"))?,
+        }
+        self.execute(deployment, &p, &new, inject, out).await
+    }
+
+    async fn execute(
+        &self,
+        deployment: &Deployment,
+        p: &Plan,
+        candidate: &release_model::feed::Feed,
+        inject: Option<Fault>,
+        out: &mut dyn Write,
+    ) -> Result<(), Failure> {
+        let mut repair: Option<Box<dyn FnOnce() + Send>> = None;
+        match inject {
+            Some(Fault::InstanceDown) => {
+                let s = self.infra.server("prod-1").ok_or("no prod-1")?;
+                s.stop();
+                repair = Some(Box::new(move || s.start_again()));
+                say!(out, "  [inject] prod-1 is down");
+            }
+            Some(Fault::TokenExpiry) => {
+                self.auth.expire_all();
+                say!(out, "  [inject] every token has expired");
+            }
+            Some(Fault::HashMismatch) => {
+                // Tamper with the artefact this release adds, which the preload must load.
+                let href = candidate
+                    .entries
+                    .iter()
+                    .find(|e| e.identifier.as_ref().is_some_and(|i| i.as_str() == ALLERGY))
+                    .and_then(|e| e.links.first())
+                    .map(|l| l.href.clone())
+                    .ok_or("no artefact to tamper with")?;
+                let good = self.registry.get(&href).ok_or("artefact missing")?;
+                self.registry
+                    .put(href.clone(), b"{\"tampered\": true}".to_vec());
+                let registry = self.registry.clone();
+                repair = Some(Box::new(move || registry.put(href, good)));
+                say!(out, "  [inject] an artefact no longer matches its hash");
+            }
+            Some(Fault::FeedCacheLag) => {
+                self.infra
+                    .server("prod-2")
+                    .ok_or("no prod-2")?
+                    .lag_feed_cache_once();
+                say!(
+                    out,
+                    "  [inject] prod-2 serves a stale feed to its first preload"
+                );
+            }
+            None => {}
+        }
+        let mut exec = Executor::new(
+            deployment,
+            Arc::clone(&self.tokens),
+            self.infra.clone(),
+            ClientOptions::for_local_testing(),
+            WaitPolicy::immediate(3),
+        )
+        .map_err(fail("executor"))?;
+        let mut journal = Journal::new();
+        let mut waits = 0;
+        let first = exec
+            .run(p, &mut journal, |e| {
+                if matches!(e, Event::Waiting { .. }) {
+                    waits += 1;
+                }
+            })
+            .await;
+        if let Err(e) = first {
+            say!(out, "  STOPPED SAFELY: {e}");
+            say!(
+                out,
+                "  journal: {} of {} steps done; repairing and resuming",
+                journal.completed,
+                p.steps.len()
+            );
+            if let Some(fix) = repair.take() {
+                fix();
+            }
+            exec.run(p, &mut journal, |_| {})
+                .await
+                .map_err(fail("resumed run"))?;
+        }
+        if let Some(fix) = repair.take() {
+            fix();
+        }
+        if inject == Some(Fault::TokenExpiry) {
+            say!(
+                out,
+                "  expired tokens were refused (401) and renewed: {} token requests so far",
+                self.auth.requests()
+            );
+        }
+        if waits > 0 {
+            say!(
+                out,
+                "  verification waited {waits} time(s) and re-triggered the preload"
+            );
+        }
+        say!(
+            out,
+            "  executed and verified on {}",
+            deployment
+                .topology
+                .instances()
+                .iter()
+                .map(|i| i.name.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        Ok(())
+    }
+
+    fn summary(&self, out: &mut dyn Write) -> Result<(), Failure> {
+        for n in std::iter::once("staging".to_owned()).chain(self.names.iter().cloned()) {
+            let s = self.infra.server(&n).ok_or("missing instance")?;
+            let items: Vec<String> = s
+                .content()
+                .into_iter()
+                .map(|(u, v)| format!("{}|{v}", u.rsplit('/').next().unwrap_or(&u)))
+                .collect();
+            say!(out, "  {n:<8} {}", items.join(", "));
+        }
+        Ok(())
+    }
+}
+
+async fn demo(inject: Option<Fault>, out: &mut dyn Write) -> Result<i32, Failure> {
+    let w = setup(out).await?;
+
+    say!(out, "\n1. First release");
+    w.author_and_approve(
+        FakeResource::value_set("body-sites", BODY, "1.0.0", "2026-11-01"),
+        9,
+        out,
+    )
+    .await?;
+    w.author_and_approve(
+        FakeResource::code_system("lab-results", LAB, "2026.1", "2026-11-01"),
+        9,
+        out,
+    )
+    .await?;
+    let rc1 = w.cut("20261123T0900", out).await?;
+    w.release(&w.staging, "uat", None, &rc1, None, out).await?;
+    w.release(&w.production, "production", None, &rc1, None, out)
+        .await?;
+
+    say!(
+        out,
+        "\n2. Additive release{}",
+        inject
+            .map(|f| format!(" (injecting {f:?})"))
+            .unwrap_or_default()
+    );
+    w.author_and_approve(
+        FakeResource::value_set("allergies", ALLERGY, "1.0.0", "2026-11-20"),
+        10,
+        out,
+    )
+    .await?;
+    let rc2 = w.cut("20261123T1000", out).await?;
+    let p = plan(
+        &w.production,
+        &feed_diff::diff(
+            &w.synd
+                .feed_xml(&FeedName::from(&rc1.name))
+                .await
+                .map_err(fail("feed"))?,
+            &w.synd
+                .feed_xml(&FeedName::from(&rc2.name))
+                .await
+                .map_err(fail("feed"))?,
+        )
+        .to_delta(),
+        &Policy::default(),
+    )
+    .map_err(fail("plan"))?;
+    say!(out, "  runbook (steps):");
+    let runbook = p.to_markdown(&w.production);
+    let steps = runbook.split("## Steps").nth(1).unwrap_or(&runbook);
+    for line in steps.lines().filter(|l| !l.trim().is_empty()).take(14) {
+        say!(out, "    {line}");
+    }
+    w.release(&w.staging, "uat", Some(&rc1), &rc2, None, out)
+        .await?;
+    w.release(&w.production, "production", Some(&rc1), &rc2, inject, out)
+        .await?;
+
+    say!(
+        out,
+        "\n3. Non-additive release: the lab CodeSystem is withdrawn"
+    );
+    let client = TerminologyClient::new(
+        &w.authoring.base_url(),
+        Arc::clone(&w.tokens),
+        ClientOptions::for_local_testing(),
+    )
+    .map_err(fail("client"))?;
+    client
+        .set_syndication_status("CodeSystem", "lab-results", false)
+        .await
+        .map_err(fail("withdraw"))?;
+    let rc3 = w.cut("20261123T1100", out).await?;
+    w.release(&w.production, "production", Some(&rc2), &rc3, None, out)
+        .await?;
+
+    say!(out, "\n4. Rollback to {}", rc2.name);
+    let mut undo = release_model::delta::Delta::default();
+    undo.added.push(release_model::delta::DeltaItem::new(
+        LAB.into(),
+        "2026.1".into(),
+        release_model::feed::ContentType::FhirCodeSystem,
+        None,
+    ));
+    let back = plan_rollback(&w.production, &rc2, &undo, &Policy::default())
+        .map_err(fail("rollback plan"))?;
+    say!(
+        out,
+        "  plan: {} ({} steps, downtime: {})",
+        back.strategy,
+        back.steps.len(),
+        back.downtime
+    );
+    w.synd
+        .repoint_alias("production", &FeedName::from(&rc2.name))
+        .await
+        .map_err(fail("alias"))?;
+    let rc2_feed = w
+        .synd
+        .feed_xml(&FeedName::from(&rc2.name))
+        .await
+        .map_err(fail("feed"))?;
+    w.execute(&w.production, &back, &rc2_feed, None, out)
+        .await?;
+
+    say!(out, "\nSummary: content of every instance");
+    w.summary(out)?;
+    let expected = 3;
+    let all_good = w.names.iter().all(|n| {
+        w.infra
+            .server(n)
+            .is_some_and(|s| s.content().len() == expected)
+    });
+    say!(
+        out,
+        "\n{}",
+        if all_good {
+            "Release process complete: every production instance holds the rolled-back content."
+        } else {
+            "Instances disagree."
+        }
+    );
+    Ok(if all_good { 0 } else { 1 })
+}
