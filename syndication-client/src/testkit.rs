@@ -26,6 +26,106 @@
 //! assert!(client.has_canonical("ValueSet", "http://example.org/vs/body-sites", "1.0.0").await.unwrap());
 //! # });
 //! ```
+//!
+//! # An additive release, executed and verified
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use release_model::delta::{Delta, DeltaItem};
+//! use release_model::deployment::*;
+//! use release_model::feed::ContentType;
+//! use release_model::plan::{plan, Policy, Strategy};
+//! use syndication_client::testkit::{FakeInfrastructure, FakeResource, FakeTerminologyServer, Registry};
+//! use syndication_client::{ClientOptions, Executor, Journal, NoAuth, WaitPolicy};
+//!
+//! let registry = Registry::new();
+//! let authoring = FakeTerminologyServer::start(&registry).await;
+//! authoring.add(FakeResource::value_set("vs", "http://example.org/vs", "1.0.0", "2026-11-01"));
+//! authoring.set_syndicated("ValueSet", "vs", true);
+//! let prod = Arc::new(FakeTerminologyServer::start(&registry).await);
+//! prod.set_preload_feeds(vec![authoring.feed_url()]);
+//!
+//! let instance = Instance::new(InstanceName::new("prod").unwrap(), prod.base_url(),
+//!     Role::Production, Access::ReadOnly, Storage::Persistent);
+//! let deployment = Deployment::new(DeploymentModel::AuthoringToProduction, Topology::single(instance));
+//! let mut delta = Delta::default();
+//! delta.added.push(DeltaItem::new("http://example.org/vs".into(), "1.0.0".into(), ContentType::FhirValueSet, None));
+//! let p = plan(&deployment, &delta, &Policy::default()).unwrap();
+//! assert_eq!(p.strategy, Strategy::Additive);
+//!
+//! let infra = Arc::new(FakeInfrastructure::new(&registry, vec![("prod".into(), prod.clone())]));
+//! let mut exec = Executor::new(&deployment, Arc::new(NoAuth), infra, ClientOptions::for_local_testing(),
+//!     WaitPolicy::immediate(3)).unwrap();
+//! let mut journal = Journal::new();
+//! exec.run(&p, &mut journal, |_| {}).await.unwrap();
+//! assert!(prod.content().contains(&("http://example.org/vs".into(), "1.0.0".into())));
+//! # });
+//! ```
+//!
+//! # A rollback: a rebuild from the last good feed
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use release_model::delta::Delta;
+//! use release_model::deployment::*;
+//! use release_model::plan::{plan_rollback, Policy};
+//! use syndication_client::testkit::{FakeInfrastructure, FakeResource, FakeTerminologyServer, Registry};
+//! use syndication_client::{ClientOptions, Executor, Journal, NoAuth, WaitPolicy};
+//!
+//! let registry = Registry::new();
+//! let good = FakeTerminologyServer::start(&registry).await; // stands in for the last good feed
+//! good.add(FakeResource::value_set("vs", "http://example.org/vs", "1.0.0", "2026-11-01"));
+//! good.set_syndicated("ValueSet", "vs", true);
+//! let prod = Arc::new(FakeTerminologyServer::start(&registry).await);
+//! prod.add(FakeResource::value_set("bad", "http://example.org/bad", "9.9.9", "2026-11-20"));
+//!
+//! let instance = Instance::new(InstanceName::new("prod").unwrap(), prod.base_url(),
+//!     Role::Production, Access::ReadOnly, Storage::Persistent);
+//! let deployment = Deployment::new(DeploymentModel::Comprehensive, Topology::single(instance));
+//! let last_good = ReleaseCandidate::new(
+//!     ReleaseCandidateName::parse("release-candidate-20261101T0900").unwrap(), good.feed_url());
+//! let p = plan_rollback(&deployment, &last_good, &Delta::default(), &Policy::default()).unwrap();
+//!
+//! let infra = Arc::new(FakeInfrastructure::new(&registry, vec![("prod".into(), prod.clone())]));
+//! Executor::new(&deployment, Arc::new(NoAuth), infra, ClientOptions::for_local_testing(), WaitPolicy::immediate(3))
+//!     .unwrap().run(&p, &mut Journal::new(), |_| {}).await.unwrap();
+//! // Only what the last good feed offers is left.
+//! assert_eq!(prod.content().into_iter().collect::<Vec<_>>(), [("http://example.org/vs".into(), "1.0.0".into())]);
+//! # });
+//! ```
+//!
+//! # A label release on a single read/write server
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use chrono::{TimeZone, Utc};
+//! use fhir_security_labels::{Approval, ContentRef, ReadGrant};
+//! use release_model::deployment::*;
+//! use release_model::plan::plan_label_release;
+//! use syndication_client::testkit::{FakeInfrastructure, FakeResource, FakeTerminologyServer, Registry};
+//! use syndication_client::{ClientOptions, Executor, Journal, NoAuth, WaitPolicy};
+//!
+//! let registry = Registry::new();
+//! let tx = Arc::new(FakeTerminologyServer::start(&registry).await);
+//! tx.add(FakeResource::value_set("vs", "http://example.org/vs", "1.0.0", "2026-11-01"));
+//! let instance = Instance::new(InstanceName::new("tx").unwrap(), tx.base_url(),
+//!     Role::Production, Access::ReadWrite, Storage::Persistent);
+//! let deployment = Deployment::new(DeploymentModel::SingleReadWrite, Topology::single(instance));
+//!
+//! let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+//! let approval = Approval::new("approver", now, ContentRef::new("ValueSet", "vs")).unwrap();
+//! let grant = ReadGrant::global(approval, now).unwrap();
+//! let p = plan_label_release(&deployment, &[("ValueSet".into(), "vs".into(), vec!["*.read".into()])]).unwrap();
+//!
+//! let infra = Arc::new(FakeInfrastructure::new(&registry, vec![("tx".into(), tx.clone())]));
+//! Executor::new(&deployment, Arc::new(NoAuth), infra, ClientOptions::for_local_testing(), WaitPolicy::immediate(1))
+//!     .unwrap().with_grant(grant).run(&p, &mut Journal::new(), |_| {}).await.unwrap();
+//! assert!(tx.resource("http://example.org/vs", "1.0.0").unwrap().labels.is_globally_readable());
+//! # });
+//! ```
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -408,3 +408,147 @@ async fn a_corrupt_artefact_fails_verification_naming_the_instance_and_resumes()
     exec.run(&p, &mut journal, |_| {}).await.expect("resumes");
     assert!(s.content("prod").contains(&item(C, "1.0.0")));
 }
+
+#[tokio::test]
+async fn additive_release_on_single_and_shared_topologies() {
+    for shape in [Shape::Single, Shape::Shared(3)] {
+        let s = Scenario::new(shape, Access::ReadOnly, Storage::Transient).await;
+        s.authoring
+            .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+        s.authoring.set_syndicated("ValueSet", "c", true);
+        let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+        assert_eq!(p.strategy, Strategy::Additive);
+        s.execute(&p).await;
+        for n in &s.names {
+            assert_eq!(
+                s.content(n),
+                BTreeSet::from([item(A, "1.0.0"), item(B, "1.0.0"), item(C, "1.0.0")]),
+                "{shape:?} {n}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn label_release_grants_read_only_with_an_approval() {
+    use chrono::TimeZone;
+    use fhir_security_labels::{Approval, ContentRef, LabelSet, Permission, ReadGrant};
+    let registry = Registry::new();
+    let server = Arc::new(FakeTerminologyServer::start(&registry).await);
+    server.set_anonymous_read(false);
+    server.grant_token("pathologist", &["FHIR_READ", "PERM_PATHOLOGY_READ"]);
+    let hidden: LabelSet = [
+        Permission::write("PATHOLOGY").expect("valid").label(),
+        Permission::read("DRAFT").expect("valid").label(),
+    ]
+    .into_iter()
+    .collect();
+    server.add(FakeResource::value_set("path", A, "1.0.0", "2026-11-01").with_labels(hidden));
+    let instance = Instance::new(
+        InstanceName::new("tx").expect("valid"),
+        server.base_url(),
+        Role::Production,
+        Access::ReadWrite,
+        Storage::Persistent,
+    );
+    let deployment = Deployment::new(DeploymentModel::SingleReadWrite, Topology::single(instance));
+    let infra = Arc::new(FakeInfrastructure::new(
+        &registry,
+        vec![("tx".into(), Arc::clone(&server))],
+    ));
+    let p = release_model::plan::plan_label_release(
+        &deployment,
+        &[(
+            "ValueSet".into(),
+            "path".into(),
+            vec!["PATHOLOGY.read".into()],
+        )],
+    )
+    .expect("plans");
+    let exec = || {
+        Executor::new(
+            &deployment,
+            Arc::new(NoAuth),
+            infra.clone(),
+            ClientOptions::for_local_testing(),
+            WaitPolicy::immediate(1),
+        )
+        .expect("executor")
+    };
+    // Without an approval the step refuses to grant read.
+    let err = exec()
+        .run(&p, &mut Journal::new(), |_| {})
+        .await
+        .expect_err("no approval");
+    assert!(err.to_string().contains("no approved grant"), "{err}");
+    let now = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
+        .single()
+        .expect("valid");
+    let approval =
+        Approval::new("approver", now, ContentRef::new("ValueSet", "path")).expect("valid");
+    let grant = ReadGrant::cohort("PATHOLOGY", approval, now).expect("valid");
+    exec()
+        .with_grant(grant)
+        .run(&p, &mut Journal::new(), |_| {})
+        .await
+        .expect("granted");
+    let pathologist = syndication_client::TerminologyClient::new(
+        &server.base_url(),
+        Arc::new(syndication_client::StaticToken::new(
+            syndication_client::AccessToken::new("pathologist"),
+        )),
+        ClientOptions::for_local_testing(),
+    )
+    .expect("client");
+    assert!(
+        pathologist
+            .has_canonical("ValueSet", A, "1.0.0")
+            .await
+            .expect("search"),
+        "the cohort can read it now"
+    );
+}
+
+#[tokio::test]
+async fn expired_tokens_are_renewed_mid_release() {
+    use syndication_client::testkit::FakeAuthServer;
+    use syndication_client::{
+        ClientCredentials, ClientCredentialsConfig, ClientSecret, TokenSource,
+    };
+    let s = Scenario::new(Shape::Separate(2), Access::ReadOnly, Storage::Persistent).await;
+    let auth = FakeAuthServer::start(3600).await;
+    auth.register(
+        "pipeline",
+        "secret",
+        &["FHIR_READ", "FHIR_WRITE", "SYND_WRITE"],
+    );
+    for n in &s.names {
+        s.infra.server(n).expect("instance").trust(&auth);
+    }
+    let mut config =
+        ClientCredentialsConfig::new(auth.token_url(), "pipeline", ClientSecret::new("secret"));
+    config.allow_insecure = true;
+    let tokens = Arc::new(ClientCredentials::new(config).expect("config"));
+    s.authoring
+        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+    s.authoring.set_syndicated("ValueSet", "c", true);
+    let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+    let mut exec = Executor::new(
+        &s.deployment,
+        tokens.clone(),
+        s.infra.clone(),
+        ClientOptions::for_local_testing(),
+        WaitPolicy::immediate(3),
+    )
+    .expect("executor");
+    tokens.token().await.expect("first token");
+    auth.expire_all();
+    exec.run(&p, &mut Journal::new(), |_| {})
+        .await
+        .expect("renews and completes");
+    assert_eq!(tokens.requests_sent(), 2, "one renewal after the 401");
+    for n in &s.names {
+        assert!(s.content(n).contains(&item(C, "1.0.0")), "{n}");
+    }
+}
