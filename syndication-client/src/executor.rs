@@ -44,21 +44,25 @@ pub trait Infrastructure: Send + Sync {
     async fn switch_load_balancer(&self, to: &[InstanceName]) -> Result<(), Error>;
 }
 
-/// How long to keep checking content and waiting for preloads.
+/// How long to keep checking content and waiting for preloads: a number of checks with a
+/// pause that doubles after each, up to a ceiling (a full SNOMED CT preload can take hours).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WaitPolicy {
     /// Checks before giving up.
     pub attempts: u32,
-    /// The pause between checks.
+    /// The pause after the first check.
     pub interval: Duration,
+    /// The longest pause.
+    pub max_interval: Duration,
 }
 
 impl Default for WaitPolicy {
     fn default() -> Self {
         Self {
             attempts: 30,
-            interval: Duration::from_secs(20),
+            interval: Duration::from_secs(5),
+            max_interval: Duration::from_secs(300),
         }
     }
 }
@@ -69,7 +73,15 @@ impl WaitPolicy {
         Self {
             attempts,
             interval: Duration::ZERO,
+            max_interval: Duration::ZERO,
         }
+    }
+
+    /// The pause after check number `attempt` (from 1).
+    pub fn pause_after(&self, attempt: u32) -> Duration {
+        self.interval
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.max_interval)
     }
 }
 
@@ -387,9 +399,10 @@ impl Executor {
         }
     }
 
-    async fn pause(&self) {
-        if !self.wait.interval.is_zero() {
-            tokio::time::sleep(self.wait.interval).await;
+    async fn pause(&self, attempt: u32) {
+        let d = self.wait.pause_after(attempt);
+        if !d.is_zero() {
+            tokio::time::sleep(d).await;
         }
     }
 
@@ -411,7 +424,7 @@ impl Executor {
                         detail: e.to_string(),
                     });
                     last = Some(e);
-                    self.pause().await;
+                    self.pause(attempt).await;
                 }
             }
         }
@@ -465,7 +478,7 @@ impl Executor {
                 // A preload may have read a cached copy of its feed; ask again.
                 client.redo_preload().await?;
             }
-            self.pause().await;
+            self.pause(attempt).await;
         }
         Err(Error::Verification {
             instance: who.to_string(),
@@ -486,5 +499,22 @@ fn search_type(e: &Expectation) -> &str {
         }
         ContentType::FhirResource(t) => t,
         _ => "CodeSystem",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_back_off_to_a_ceiling() {
+        let w = WaitPolicy {
+            attempts: 10,
+            interval: Duration::from_secs(5),
+            max_interval: Duration::from_secs(30),
+        };
+        let pauses: Vec<u64> = (1..=5).map(|a| w.pause_after(a).as_secs()).collect();
+        assert_eq!(pauses, [5, 10, 20, 30, 30]);
+        assert_eq!(WaitPolicy::immediate(3).pause_after(3), Duration::ZERO);
     }
 }

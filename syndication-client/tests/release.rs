@@ -552,3 +552,44 @@ async fn expired_tokens_are_renewed_mid_release() {
         assert!(s.content(n).contains(&item(C, "1.0.0")), "{n}");
     }
 }
+
+#[tokio::test]
+async fn blue_green_and_rollback_on_every_topology() {
+    for shape in [Shape::Single, Shape::Separate(2), Shape::Shared(2)] {
+        let s = Scenario::new(shape, Access::ReadOnly, Storage::Transient).await;
+        s.authoring
+            .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+        s.authoring.set_syndicated("ValueSet", "c", true);
+        s.authoring.set_syndicated("CodeSystem", "b", false);
+        let (_, p) = s
+            .candidate("20261101T0900", &Policy::default().with_zero_downtime(true))
+            .await;
+        assert_eq!(p.strategy, Strategy::BlueGreen, "{shape:?}");
+        s.execute(&p).await;
+        let greens: Vec<String> = s.names.iter().map(|n| format!("{n}-green")).collect();
+        assert_eq!(s.infra.routed(), greens, "{shape:?}");
+        for g in &greens {
+            assert_eq!(
+                s.content(g),
+                BTreeSet::from([item(A, "1.0.0"), item(C, "1.0.0")]),
+                "{shape:?} {g}"
+            );
+        }
+        // Roll the original instances back to the first candidate.
+        let back = plan_rollback(
+            &s.deployment,
+            &s.deployed,
+            &release_model::delta::Delta::default(),
+            &Policy::default(),
+        )
+        .expect("plans");
+        s.execute(&back).await;
+        for n in &s.names {
+            assert_eq!(
+                s.content(n),
+                BTreeSet::from([item(A, "1.0.0"), item(B, "1.0.0")]),
+                "{shape:?} {n} rolled back"
+            );
+        }
+    }
+}
