@@ -14,18 +14,13 @@ impl fmt::Display for FeedDiff {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{}: {} added, {} updated, {} moved, {} removed, {} retracted, {} unchanged",
+            "{}: {}",
             if self.is_additive() {
                 "additive"
             } else {
                 "NOT additive"
             },
-            self.added.len(),
-            self.updated.len(),
-            self.moved.len(),
-            self.removed.len(),
-            self.retracted.len(),
-            self.unchanged.len(),
+            self.counts()
         )?;
         for e in &self.added {
             writeln!(f, "  + {e}")?;
@@ -72,24 +67,28 @@ impl fmt::Display for FeedDiff {
 }
 
 impl FeedDiff {
-    /// The diff as a Markdown table, one row per changed artefact, then the hazards.
-    pub fn to_markdown(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "**{}** — {} added, {} updated, {} moved, {} removed, {} retracted, {} unchanged\n",
-            if self.is_additive() {
-                "Additive release"
-            } else {
-                "Non-additive release"
-            },
+    /// How many artefacts each kind of change touches, as one line.
+    pub fn counts(&self) -> String {
+        format!(
+            "{} added, {} updated, {} moved, {} removed, {} retracted, {} unchanged",
             self.added.len(),
             self.updated.len(),
             self.moved.len(),
             self.removed.len(),
             self.retracted.len(),
             self.unchanged.len(),
-        );
+        )
+    }
+
+    /// The diff as a Markdown table, one row per changed artefact, then the hazards.
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::new();
+        let kind = if self.is_additive() {
+            "Additive release"
+        } else {
+            "Non-additive release"
+        };
+        let _ = writeln!(out, "**{kind}** — {}\n", self.counts());
         out.push_str("| change | identifier | version | term | entry | detail |\n");
         out.push_str("|---|---|---|---|---|---|\n");
         let mut row = |kind: &str, e: &EntryRef, detail: String| {
