@@ -389,6 +389,19 @@ impl Endpoint {
         Ok(url)
     }
 
+    /// Sends a request without a body or extra headers, for its status only.
+    pub(crate) async fn call(
+        &self,
+        verb: Verb,
+        url: &reqwest::Url,
+        idempotent: Idempotent,
+    ) -> Result<(), Error> {
+        self.http
+            .send(verb, url, None, &[], idempotent)
+            .await
+            .map(drop)
+    }
+
     /// GETs FHIR JSON and checks its `resourceType`.
     pub(crate) async fn get_resource(
         &self,

@@ -306,10 +306,8 @@ impl SyndicationClient {
     pub async fn delete_feed(&self, name: &FeedName) -> Result<(), Error> {
         let url = self.url(&format!("feed/{name}"), &[])?;
         self.endpoint
-            .http
-            .send(Verb::Delete, &url, None, &[], Idempotent::Yes)
+            .call(Verb::Delete, &url, Idempotent::Yes)
             .await
-            .map(drop)
     }
 
     /// `GET /alias`: every alias.
@@ -364,10 +362,8 @@ impl SyndicationClient {
     pub async fn delete_alias(&self, alias: &str) -> Result<(), Error> {
         let url = self.url(&format!("alias/{alias}"), &[])?;
         self.endpoint
-            .http
-            .send(Verb::Delete, &url, None, &[], Idempotent::Yes)
+            .call(Verb::Delete, &url, Idempotent::Yes)
             .await
-            .map(drop)
     }
 
     /// `GET /actuator/health`.
@@ -376,10 +372,6 @@ impl SyndicationClient {
     /// The error of the failed check.
     pub async fn health(&self) -> Result<(), Error> {
         let url = self.url("actuator/health", &[])?;
-        self.endpoint
-            .http
-            .send(Verb::Get, &url, None, &[], Idempotent::Yes)
-            .await
-            .map(drop)
+        self.endpoint.call(Verb::Get, &url, Idempotent::Yes).await
     }
 }

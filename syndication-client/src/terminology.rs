@@ -135,11 +135,7 @@ impl TerminologyClient {
     /// Transport and status errors.
     pub async fn redo_preload(&self) -> Result<(), Error> {
         let url = self.url("synd/redoPreload", &[])?;
-        self.endpoint
-            .http
-            .send(Verb::Post, &url, None, &[], Idempotent::No)
-            .await
-            .map(drop)
+        self.endpoint.call(Verb::Post, &url, Idempotent::No).await
     }
 
     /// `POST /synd/setSyndicationStatus`: publish (or withdraw) a resource in the server's
@@ -162,11 +158,7 @@ impl TerminologyClient {
                 ("syndicate", flag),
             ],
         )?;
-        self.endpoint
-            .http
-            .send(Verb::Post, &url, None, &[], Idempotent::Yes)
-            .await
-            .map(drop)
+        self.endpoint.call(Verb::Post, &url, Idempotent::Yes).await
     }
 
     /// `GET /synd/getSyndicationStatus`, returned as the server's text (its shape is not
@@ -262,10 +254,8 @@ impl TerminologyClient {
     pub async fn delete(&self, resource_type: &str, id: &str) -> Result<(), Error> {
         let url = self.url(&format!("fhir/{resource_type}/{id}"), &[])?;
         self.endpoint
-            .http
-            .send(Verb::Delete, &url, None, &[], Idempotent::Yes)
+            .call(Verb::Delete, &url, Idempotent::Yes)
             .await
-            .map(drop)
     }
 
     /// Deletes the resource with a canonical `url|version` (a conditional delete), as release
@@ -284,10 +274,8 @@ impl TerminologyClient {
             &[("url", canonical), ("version", version)],
         )?;
         self.endpoint
-            .http
-            .send(Verb::Delete, &url, None, &[], Idempotent::Yes)
+            .call(Verb::Delete, &url, Idempotent::Yes)
             .await
-            .map(drop)
     }
 
     /// `$meta-add` of labels that grant no read (write labels, confidentiality).
@@ -378,11 +366,7 @@ impl TerminologyClient {
                 ("codeSystemVersion", version),
             ],
         )?;
-        self.endpoint
-            .http
-            .send(Verb::Post, &url, None, &[], Idempotent::Yes)
-            .await
-            .map(drop)
+        self.endpoint.call(Verb::Post, &url, Idempotent::Yes).await
     }
 
     /// The server's software version, from its CapabilityStatement (`software.version`).

@@ -120,6 +120,13 @@ impl Scenario {
         s
     }
 
+    /// Authors ValueSet C and approves it for syndication.
+    fn publish_c(&self) {
+        self.authoring
+            .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+        self.authoring.set_syndicated("ValueSet", "c", true);
+    }
+
     fn content(&self, name: &str) -> BTreeSet<(String, String)> {
         self.infra.server(name).expect("instance").content()
     }
@@ -177,9 +184,7 @@ impl Scenario {
 #[tokio::test]
 async fn additive_release_on_scaled_separate_instances() {
     let s = Scenario::new(Shape::Separate(3), Access::ReadOnly, Storage::Persistent).await;
-    s.authoring
-        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
-    s.authoring.set_syndicated("ValueSet", "c", true);
+    s.publish_c();
     let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
     assert_eq!(p.strategy, Strategy::Additive);
     s.execute(&p).await;
@@ -218,9 +223,7 @@ async fn removal_on_read_only_instances_rebuilds_them() {
 async fn removal_on_a_writable_server_deletes_then_preloads() {
     let s = Scenario::new(Shape::Single, Access::ReadWrite, Storage::Persistent).await;
     s.authoring.set_syndicated("CodeSystem", "b", false);
-    s.authoring
-        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
-    s.authoring.set_syndicated("ValueSet", "c", true);
+    s.publish_c();
     let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
     assert_eq!(p.strategy, Strategy::DeleteThenPreload);
     s.execute(&p).await;
@@ -267,9 +270,7 @@ async fn zero_downtime_release_switches_to_verified_new_instances() {
 #[tokio::test]
 async fn rollback_rebuilds_from_the_last_good_candidate() {
     let s = Scenario::new(Shape::Separate(2), Access::ReadOnly, Storage::Persistent).await;
-    s.authoring
-        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
-    s.authoring.set_syndicated("ValueSet", "c", true);
+    s.publish_c();
     let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
     s.execute(&p).await;
     assert!(s.content("prod-0").contains(&item(C, "1.0.0")));
@@ -295,9 +296,7 @@ async fn rollback_rebuilds_from_the_last_good_candidate() {
 #[tokio::test]
 async fn an_instance_down_stops_the_run_safely_and_it_resumes() {
     let s = Scenario::new(Shape::Separate(3), Access::ReadOnly, Storage::Persistent).await;
-    s.authoring
-        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
-    s.authoring.set_syndicated("ValueSet", "c", true);
+    s.publish_c();
     let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
     s.infra.server("prod-1").expect("instance").stop();
     let mut journal = Journal::new();
@@ -345,9 +344,7 @@ async fn an_instance_down_stops_the_run_safely_and_it_resumes() {
 #[tokio::test]
 async fn a_lagging_feed_cache_is_caught_by_verification() {
     let s = Scenario::new(Shape::Separate(2), Access::ReadOnly, Storage::Persistent).await;
-    s.authoring
-        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
-    s.authoring.set_syndicated("ValueSet", "c", true);
+    s.publish_c();
     let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
     s.infra
         .server("prod-1")
@@ -363,9 +360,7 @@ async fn a_lagging_feed_cache_is_caught_by_verification() {
 #[tokio::test]
 async fn a_corrupt_artefact_fails_verification_naming_the_instance_and_resumes() {
     let s = Scenario::new(Shape::Single, Access::ReadOnly, Storage::Persistent).await;
-    s.authoring
-        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
-    s.authoring.set_syndicated("ValueSet", "c", true);
+    s.publish_c();
     let (rc, p) = s.candidate("20261101T0900", &Policy::default()).await;
     let feed = s
         .synd
@@ -413,9 +408,7 @@ async fn a_corrupt_artefact_fails_verification_naming_the_instance_and_resumes()
 async fn additive_release_on_single_and_shared_topologies() {
     for shape in [Shape::Single, Shape::Shared(3)] {
         let s = Scenario::new(shape, Access::ReadOnly, Storage::Transient).await;
-        s.authoring
-            .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
-        s.authoring.set_syndicated("ValueSet", "c", true);
+        s.publish_c();
         let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
         assert_eq!(p.strategy, Strategy::Additive);
         s.execute(&p).await;
@@ -530,9 +523,7 @@ async fn expired_tokens_are_renewed_mid_release() {
         ClientCredentialsConfig::new(auth.token_url(), "pipeline", ClientSecret::new("secret"));
     config.allow_insecure = true;
     let tokens = Arc::new(ClientCredentials::new(config).expect("config"));
-    s.authoring
-        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
-    s.authoring.set_syndicated("ValueSet", "c", true);
+    s.publish_c();
     let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
     let mut exec = Executor::new(
         &s.deployment,
@@ -557,9 +548,7 @@ async fn expired_tokens_are_renewed_mid_release() {
 async fn blue_green_and_rollback_on_every_topology() {
     for shape in [Shape::Single, Shape::Separate(2), Shape::Shared(2)] {
         let s = Scenario::new(shape, Access::ReadOnly, Storage::Transient).await;
-        s.authoring
-            .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
-        s.authoring.set_syndicated("ValueSet", "c", true);
+        s.publish_c();
         s.authoring.set_syndicated("CodeSystem", "b", false);
         let (_, p) = s
             .candidate("20261101T0900", &Policy::default().with_zero_downtime(true))
