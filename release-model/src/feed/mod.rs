@@ -48,9 +48,11 @@ mod finding;
 mod model;
 pub mod ns;
 mod read;
+mod source;
 mod validate;
 mod values;
 mod write;
+mod xml;
 
 pub use content_type::{BinaryIndexFamily, ContentType};
 pub use finding::{Finding, FindingCode, Location, Profile, Severity};

@@ -12,13 +12,14 @@ use super::values::{AtomDate, Checked, Md5, Sha256};
 macro_rules! text_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
+        // A boxed `str`: exact size and no capacity word, for values read once and kept.
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-        pub struct $name(String);
+        pub struct $name(Box<str>);
 
         impl $name {
             /// Wraps the text as read from (or to be written to) a feed.
             pub fn new(text: impl Into<String>) -> Self {
-                Self(text.into())
+                Self(text.into().into_boxed_str())
             }
 
             /// The text.
@@ -33,7 +34,7 @@ macro_rules! text_newtype {
 
             /// Unwraps the text.
             pub fn into_string(self) -> String {
-                self.0
+                self.0.into_string()
             }
         }
 
@@ -45,13 +46,13 @@ macro_rules! text_newtype {
 
         impl From<String> for $name {
             fn from(s: String) -> Self {
-                Self(s)
+                Self(s.into_boxed_str())
             }
         }
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                Self(s.to_owned())
+                Self(s.into())
             }
         }
 
@@ -236,21 +237,23 @@ impl TextKind {
 }
 
 /// An Atom text construct: `title`, `subtitle`, `summary`, `rights`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub struct Text {
     /// The `type` attribute, when present.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<TextKind>,
     /// The text, exactly as read (leading spaces and U+FFFD included); for markup content,
     /// its character data.
     pub value: String,
-    /// Markup content (XHTML), when the construct holds elements; empty otherwise.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub markup: Vec<Node>,
-    /// Other attributes (`xml:lang`, foreign ones).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub attributes: Vec<Attribute>,
+    /// Markup content and foreign attributes. Kept apart because real titles and summaries
+    /// almost never have either, and every entry carries several text constructs.
+    extra: Option<Box<TextExtra>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+struct TextExtra {
+    markup: Vec<Node>,
+    attributes: Vec<Attribute>,
 }
 
 impl Text {
@@ -265,6 +268,65 @@ impl Text {
     /// The text, for display.
     pub fn as_str(&self) -> &str {
         &self.value
+    }
+
+    /// Markup content (XHTML), when the construct holds elements; empty otherwise.
+    pub fn markup(&self) -> &[Node] {
+        self.extra.as_deref().map_or(&[], |x| &x.markup)
+    }
+
+    /// Other attributes (`xml:lang`, foreign ones).
+    pub fn attributes(&self) -> &[Attribute] {
+        self.extra.as_deref().map_or(&[], |x| &x.attributes)
+    }
+
+    /// Replaces the markup content; [`value`](Self::value) is not changed.
+    pub fn set_markup(&mut self, markup: Vec<Node>) {
+        self.extra_mut().markup = markup;
+        self.drop_empty_extra();
+    }
+
+    /// Adds an attribute.
+    pub fn push_attribute(&mut self, attribute: Attribute) {
+        self.extra_mut().attributes.push(attribute);
+    }
+
+    fn extra_mut(&mut self) -> &mut TextExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// Two texts that differ only in an empty box are equal, so one is never left behind.
+    fn drop_empty_extra(&mut self) {
+        if self
+            .extra
+            .as_ref()
+            .is_some_and(|x| x.markup.is_empty() && x.attributes.is_empty())
+        {
+            self.extra = None;
+        }
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (markup, attributes) = (self.markup(), self.attributes());
+        let fields = 1
+            + usize::from(self.kind.is_some())
+            + usize::from(!markup.is_empty())
+            + usize::from(!attributes.is_empty());
+        let mut st = s.serialize_struct("Text", fields)?;
+        if let Some(kind) = &self.kind {
+            st.serialize_field("kind", kind)?;
+        }
+        st.serialize_field("value", &self.value)?;
+        if !markup.is_empty() {
+            st.serialize_field("markup", markup)?;
+        }
+        if !attributes.is_empty() {
+            st.serialize_field("attributes", attributes)?;
+        }
+        st.end()
     }
 }
 

@@ -1,16 +1,14 @@
 //! The feed reader: bytes → [`Feed`], and a streaming reader that yields one entry at a time.
 //!
-//! Elements are bound by namespace URI, never by prefix. The parser pulls events from
-//! `quick-xml` and descends the document directly into the model, so the full read allocates
-//! little beyond the values it keeps.
+//! Elements are bound by namespace URI, never by prefix. The parser pulls tokens from the
+//! feed's own XML tokenizer (`xml`) and descends the document directly into the model;
+//! character data and attribute values are unescaped into buffers the parser reuses, so the
+//! full read allocates little beyond the values it keeps.
 
-use std::collections::{HashSet, VecDeque};
-use std::io::{self, BufRead, Read};
+use std::collections::HashSet;
+use std::io::{BufRead, Read};
+use std::ops::Range;
 use std::sync::Arc;
-
-use quick_xml::NsReader;
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{NamespaceResolver, ResolveResult};
 
 use super::finding::{Finding, FindingCode, Location, Profile};
 use super::model::{
@@ -19,7 +17,9 @@ use super::model::{
     PermissionCode, Person, Source, Text, TextKind, XmlName, collect_text,
 };
 use super::ns;
+use super::source::{BufSource, SliceSource, Source as TokenSource, SourceError, Token};
 use super::values::{AtomDate, Checked, LengthRead, Md5, Sha256, parse_bool, parse_length};
+use super::xml::{AttrSpan, split_attributes};
 use crate::error::{Error, Limit, Position};
 
 /// How forgiving the reader is.
@@ -147,7 +147,22 @@ pub struct ReadOutcome {
 /// A document that is not well-formed XML (lenient mode recovers a raw `&`), whose root is
 /// not an Atom feed, or that exceeds a limit; each error carries line and column.
 pub fn read_feed(bytes: &[u8], options: &ReadOptions) -> Result<ReadOutcome, Error> {
-    let mut parser = Parser::new(SliceSource::new(bytes, options.mode), *options);
+    let source = SliceSource::new(bytes).map_err(|(e, position)| match e {
+        SourceError::Syntax {
+            message, expected, ..
+        } => Error::Malformed {
+            position,
+            message,
+            expected,
+        },
+        SourceError::Limit(limit, max, _) => Error::LimitExceeded {
+            limit,
+            max,
+            position,
+        },
+        SourceError::Io(e) => Error::Io(e),
+    })?;
+    let mut parser = Parser::new(source, *options);
     let mut feed = parser.parse_root()?;
     // Sizing the entry list up front keeps it from doubling past what the feed needs; a
     // `<entry` inside a comment only over-reserves a little.
@@ -166,7 +181,7 @@ pub fn read_feed(bytes: &[u8], options: &ReadOptions) -> Result<ReadOutcome, Err
     })
 }
 
-/// Reads a whole feed from an [`io::Read`], buffering it first so errors and findings carry
+/// Reads a whole feed from an [`std::io::Read`], buffering it first so errors and findings carry
 /// exact positions.
 ///
 /// # Errors
@@ -221,7 +236,7 @@ impl<R: BufRead> EntryReader<R> {
     /// # Errors
     /// As [`read_feed`], for the part of the document read so far.
     pub fn new(reader: R, options: &ReadOptions) -> Result<Self, Error> {
-        let source = BufSource::new(reader, options.mode, options.limits.max_text_bytes);
+        let source = BufSource::new(reader, options.limits.max_text_bytes);
         let mut parser = Parser::new(source, *options);
         let header = parser.parse_root()?;
         Ok(Self {
@@ -289,228 +304,7 @@ impl<R: BufRead> Iterator for EntryReader<R> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Sources: where events come from, and how byte offsets become lines and columns.
-
-trait EventSource {
-    fn next_event(&mut self) -> quick_xml::Result<(Event<'_>, &NamespaceResolver)>;
-    /// Bytes consumed so far.
-    fn offset(&self) -> u64;
-    /// Where the last error was detected.
-    fn error_offset(&self) -> u64;
-    fn position(&mut self, offset: u64) -> Position;
-    /// A limit the source itself enforced, when the last error came from it.
-    fn source_limit(&self) -> Option<(Limit, u64)> {
-        None
-    }
-}
-
-fn configure<R>(reader: &mut NsReader<R>, mode: Mode) {
-    let config = reader.config_mut();
-    config.expand_empty_elements = true;
-    config.check_end_names = true;
-    config.allow_dangling_amp = mode == Mode::Lenient;
-}
-
-struct SliceSource<'i> {
-    reader: NsReader<&'i [u8]>,
-    input: &'i [u8],
-    // Lines are counted incrementally from the last position asked for, since entry positions
-    // are requested in document order.
-    cursor_offset: usize,
-    cursor_line: u64,
-    cursor_line_start: usize,
-}
-
-impl<'i> SliceSource<'i> {
-    fn new(input: &'i [u8], mode: Mode) -> Self {
-        let mut reader = NsReader::from_reader(input);
-        configure(&mut reader, mode);
-        Self {
-            reader,
-            input,
-            cursor_offset: 0,
-            cursor_line: 1,
-            cursor_line_start: 0,
-        }
-    }
-}
-
-impl EventSource for SliceSource<'_> {
-    fn next_event(&mut self) -> quick_xml::Result<(Event<'_>, &NamespaceResolver)> {
-        let ev = self.reader.read_event()?;
-        Ok((ev, self.reader.resolver()))
-    }
-
-    fn offset(&self) -> u64 {
-        self.reader.buffer_position()
-    }
-
-    fn error_offset(&self) -> u64 {
-        self.reader.error_position()
-    }
-
-    fn position(&mut self, offset: u64) -> Position {
-        let target = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(self.input.len());
-        if target < self.cursor_offset {
-            self.cursor_offset = 0;
-            self.cursor_line = 1;
-            self.cursor_line_start = 0;
-        }
-        let span = &self.input[self.cursor_offset..target];
-        if let Some(last) = memchr::memrchr(b'\n', span) {
-            self.cursor_line += memchr::memchr_iter(b'\n', span).count() as u64;
-            self.cursor_line_start = self.cursor_offset + last + 1;
-        }
-        self.cursor_offset = target;
-        Position {
-            line: self.cursor_line,
-            column: (target - self.cursor_line_start) as u64 + 1,
-            byte_offset: target as u64,
-        }
-    }
-}
-
-/// Counts lines as bytes are consumed, remembering recent line starts so positions of errors
-/// inside the current event can be resolved without keeping the document; and bounds the run
-/// of bytes between markup, so a hostile text node cannot grow the event buffer without limit.
-struct LineCounter<R> {
-    inner: R,
-    consumed: u64,
-    newlines: u64,
-    recent: VecDeque<u64>,
-    since_markup: usize,
-    max_run: usize,
-    tripped: bool,
-}
-
-const RECENT_LINES: usize = 4096;
-
-impl<R: BufRead> LineCounter<R> {
-    fn position(&self, offset: u64) -> Position {
-        // Newline offsets after `offset` are subtracted from the running count.
-        let later = self
-            .recent
-            .iter()
-            .rev()
-            .take_while(|&&nl| nl >= offset)
-            .count() as u64;
-        let line = self.newlines - later + 1;
-        let line_start = self
-            .recent
-            .iter()
-            .rev()
-            .find(|&&nl| nl < offset)
-            .map(|nl| nl + 1)
-            .unwrap_or(0);
-        Position {
-            line,
-            column: offset.saturating_sub(line_start) + 1,
-            byte_offset: offset,
-        }
-    }
-}
-
-impl<R: BufRead> Read for LineCounter<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> BufRead for LineCounter<R> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.since_markup > self.max_run {
-            self.tripped = true;
-            return Err(io::Error::other("text exceeds the configured size limit"));
-        }
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amt: usize) {
-        if let Ok(buf) = self.inner.fill_buf() {
-            let n = amt.min(buf.len());
-            for (i, &b) in buf[..n].iter().enumerate() {
-                match b {
-                    b'\n' => {
-                        self.newlines += 1;
-                        if self.recent.len() == RECENT_LINES {
-                            self.recent.pop_front();
-                        }
-                        self.recent.push_back(self.consumed + i as u64);
-                        self.since_markup += 1;
-                    }
-                    b'<' | b'>' => self.since_markup = 0,
-                    _ => self.since_markup += 1,
-                }
-            }
-        }
-        self.consumed += amt as u64;
-        self.inner.consume(amt);
-    }
-}
-
-struct BufSource<R: BufRead> {
-    reader: NsReader<LineCounter<R>>,
-    buf: Vec<u8>,
-    max_text: usize,
-}
-
-impl<R: BufRead> BufSource<R> {
-    fn new(inner: R, mode: Mode, max_text: usize) -> Self {
-        let counter = LineCounter {
-            inner,
-            consumed: 0,
-            newlines: 0,
-            recent: VecDeque::new(),
-            since_markup: 0,
-            // Attribute values and markup also count towards the run; leave headroom.
-            max_run: max_text.saturating_add(64 << 10),
-            tripped: false,
-        };
-        let mut reader = NsReader::from_reader(counter);
-        configure(&mut reader, mode);
-        Self {
-            reader,
-            buf: Vec::with_capacity(8 << 10),
-            max_text,
-        }
-    }
-}
-
-impl<R: BufRead> EventSource for BufSource<R> {
-    fn next_event(&mut self) -> quick_xml::Result<(Event<'_>, &NamespaceResolver)> {
-        self.buf.clear();
-        let ev = self.reader.read_event_into(&mut self.buf)?;
-        Ok((ev, self.reader.resolver()))
-    }
-
-    fn offset(&self) -> u64 {
-        self.reader.buffer_position()
-    }
-
-    fn error_offset(&self) -> u64 {
-        self.reader.error_position()
-    }
-
-    fn position(&mut self, offset: u64) -> Position {
-        self.reader.get_ref().position(offset)
-    }
-
-    fn source_limit(&self) -> Option<(Limit, u64)> {
-        self.reader
-            .get_ref()
-            .tripped
-            .then_some((Limit::TextSize, self.max_text as u64))
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Tokens: events classified by namespace and name, with owned attribute values.
+// Tokens: start tags classified by namespace and name, attribute values unescaped.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum NsKind {
@@ -535,6 +329,76 @@ fn ns_kind(uri: &str) -> NsKind {
         ns::HL7 => NsKind::Hl7,
         ns::XML => NsKind::Xml,
         _ => NsKind::Other,
+    }
+}
+
+/// A namespace declaration in scope.
+struct Binding {
+    prefix: Box<str>,
+    /// Empty for `xmlns=""`, which undeclares the default namespace.
+    uri: Box<str>,
+    kind: NsKind,
+    /// Depth of the element that declared it.
+    depth: usize,
+}
+
+/// What a prefix resolved to.
+enum Resolved<'a> {
+    Bound(&'a str, NsKind),
+    /// No prefix and no default namespace (or an attribute without a prefix).
+    Unbound,
+    /// A prefix that is not declared.
+    Unknown,
+}
+
+/// The namespace declarations in scope, innermost last. Feeds declare a handful, nearly
+/// always on the root, so a list searched from the end beats a map.
+#[derive(Default)]
+struct Namespaces {
+    bindings: Vec<Binding>,
+}
+
+impl Namespaces {
+    fn bind(&mut self, prefix: &str, uri: &str, depth: usize) {
+        self.bindings.push(Binding {
+            prefix: prefix.into(),
+            uri: uri.into(),
+            kind: ns_kind(uri),
+            depth,
+        });
+    }
+
+    /// Drops the declarations of the element at `depth`, which has ended.
+    fn end(&mut self, depth: usize) {
+        while self.bindings.last().is_some_and(|b| b.depth >= depth) {
+            self.bindings.pop();
+        }
+    }
+
+    fn resolve(&self, prefix: Option<&str>) -> Resolved<'_> {
+        let wanted = match prefix {
+            Some("xml") => return Resolved::Bound(ns::XML, NsKind::Xml),
+            Some(p) => p,
+            None => "",
+        };
+        match self.bindings.iter().rev().find(|b| same(&b.prefix, wanted)) {
+            Some(b) if !b.uri.is_empty() => Resolved::Bound(&b.uri, b.kind),
+            _ if prefix.is_none() => Resolved::Unbound,
+            _ => Resolved::Unknown,
+        }
+    }
+}
+
+/// String equality for the short names of markup (prefixes, local names), compared in
+/// line: a call into the C library per comparison was a seventh of the reader's time.
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
+fn split_qname(qname: &str) -> (Option<&str>, &str) {
+    match memchr::memchr(b':', qname.as_bytes()) {
+        Some(i) => (Some(&qname[..i]), &qname[i + 1..]),
+        None => (None, qname),
     }
 }
 
@@ -580,8 +444,8 @@ enum Tag {
     ArtifactVersion,
     Hl7FhirVersion,
     PublishAction,
-    /// Anything else.
-    Foreign(XmlName),
+    /// Anything else; boxed so the tokens that carry a tag stay small.
+    Foreign(Box<XmlName>),
 }
 
 impl Tag {
@@ -645,7 +509,7 @@ impl Tag {
     /// belong as foreign markup.
     fn xml_name(&self) -> XmlName {
         let (namespace, local) = match self {
-            Tag::Foreign(name) => return name.clone(),
+            Tag::Foreign(name) => return XmlName::clone(name),
             Tag::Feed => (ns::ATOM, "feed"),
             Tag::Entry => (ns::ATOM, "entry"),
             Tag::Id => (ns::ATOM, "id"),
@@ -731,15 +595,18 @@ fn classify_attr(kind: NsKind, local: &str) -> Option<AttrKey> {
     })
 }
 
+/// An attribute of the last start tag; its value is a range of [`Markup::values`].
 #[derive(Debug)]
 struct RawAttr {
     key: AttrKey,
-    value: String,
+    value: Range<usize>,
 }
 
 #[derive(Debug)]
 struct Start {
     tag: Tag,
+    /// Valid until the next token is read: every element reader takes what it needs from
+    /// the attributes before reading the element's content.
     attrs: Vec<RawAttr>,
     offset: u64,
 }
@@ -747,7 +614,8 @@ struct Start {
 enum Tok {
     Start(Start),
     End,
-    Text(String),
+    /// Character data, appended to the parser's text buffer.
+    Text,
     Eof,
 }
 
@@ -759,7 +627,7 @@ struct Note {
 }
 
 enum Fail {
-    Xml(quick_xml::Error),
+    Source(SourceError),
     Malformed {
         offset: u64,
         message: String,
@@ -768,39 +636,26 @@ enum Fail {
     Limit(Limit, u64, u64),
 }
 
-fn attr_name(prefix_local: &str, resolved: &ResolveResult<'_>) -> XmlName {
-    let (prefix, local) = match prefix_local.split_once(':') {
-        Some((p, l)) => (Some(p.to_owned()), l),
-        None => (None, prefix_local),
-    };
-    let namespace = match resolved {
-        ResolveResult::Bound(n) => Some(n.0.to_owned()),
-        _ => None,
-    };
-    XmlName {
-        namespace,
-        local: local.to_owned(),
-        prefix,
+impl From<SourceError> for Fail {
+    fn from(e: SourceError) -> Self {
+        Fail::Source(e)
     }
 }
 
-/// Unescapes an attribute value and normalises literal white space (XML 1.0 §3.3.3),
-/// recovering a raw `&` in lenient mode.
+/// Appends a raw attribute value to `out`, unescaped and with literal white space
+/// normalised (XML 1.0 §3.3.3), recovering a raw `&` in lenient mode.
 fn unescape_attr(
     raw: &str,
     mode: Mode,
     offset: u64,
     notes: &mut Vec<Note>,
-) -> Result<String, Fail> {
-    if !raw
-        .bytes()
-        .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
-    {
-        return Ok(raw.to_owned());
-    }
-    let mut out = String::with_capacity(raw.len());
+    out: &mut String,
+) -> Result<(), Fail> {
     let mut rest = raw;
-    while let Some(i) = rest.find(['&', '\t', '\n', '\r']) {
+    while let Some(i) = rest
+        .bytes()
+        .position(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
+    {
         out.push_str(&rest[..i]);
         let c = rest.as_bytes()[i];
         if c != b'&' {
@@ -845,7 +700,112 @@ fn unescape_attr(
         }
     }
     out.push_str(rest);
-    Ok(out)
+    Ok(())
+}
+
+/// The reference at the start of `s` (just after an `&`): its name and length with the
+/// `;`, when it is one.
+fn reference(s: &str) -> Option<(&str, usize)> {
+    let b = s.as_bytes();
+    let len = if b.first() == Some(&b'#') {
+        1 + b[1..]
+            .iter()
+            .position(|c| !c.is_ascii_alphanumeric())
+            .unwrap_or(b.len() - 1)
+    } else {
+        b.iter()
+            .position(|&c| {
+                !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':') || c >= 0x80)
+            })
+            .unwrap_or(b.len())
+    };
+    (len > 0 && b.get(len) == Some(&b';')).then(|| (&s[..len], len + 1))
+}
+
+/// Appends character data to `out` with references resolved and line ends normalised
+/// (XML 1.0 §2.11). Entities other than the five predefined ones are never expanded: in
+/// lenient mode they are kept as written, with a finding; so is a raw `&`.
+fn unescape_text(
+    raw: &str,
+    offset: u64,
+    mode: Mode,
+    notes: &mut Vec<Note>,
+    out: &mut String,
+) -> Result<(), Fail> {
+    let mut rest = raw;
+    let mut dangling_reported = false;
+    while let Some(i) = memchr::memchr2(b'&', b'\r', rest.as_bytes()) {
+        out.push_str(&rest[..i]);
+        let at = offset + (raw.len() - rest.len() + i) as u64;
+        if rest.as_bytes()[i] == b'\r' {
+            out.push('\n');
+            let crlf = rest.as_bytes().get(i + 1) == Some(&b'\n');
+            rest = &rest[i + if crlf { 2 } else { 1 }..];
+            continue;
+        }
+        let after = &rest[i + 1..];
+        match reference(after) {
+            Some((name, len)) => {
+                match resolve_entity(name) {
+                    Some(c) => out.push(c),
+                    None if mode == Mode::Strict => {
+                        return Err(Fail::Malformed {
+                            offset: at,
+                            message: format!("reference to undeclared entity '&{name};'"),
+                            expected: Some(
+                                "one of &lt; &gt; &amp; &apos; &quot; or a character reference"
+                                    .into(),
+                            ),
+                        });
+                    }
+                    None => {
+                        notes.push(Note {
+                            code: FindingCode::XmlUnknownEntity,
+                            message: format!("reference to undeclared entity '&{name};' kept as text (entities are never expanded)"),
+                            offset: at,
+                        });
+                        out.push('&');
+                        out.push_str(name);
+                        out.push(';');
+                    }
+                }
+                rest = &after[len..];
+            }
+            None if mode == Mode::Strict => {
+                return Err(Fail::Malformed {
+                    offset: at,
+                    message: "unescaped '&' in text".into(),
+                    expected: Some("'&amp;' or a reference ending in ';'".into()),
+                });
+            }
+            None => {
+                if !dangling_reported {
+                    dangling_reported = true;
+                    notes.push(Note {
+                        code: FindingCode::XmlUnescapedAmpersand,
+                        message: "unescaped '&' in text read as a literal '&'".into(),
+                        offset: at,
+                    });
+                }
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(())
+}
+
+/// Appends CDATA content to `out` with line ends normalised.
+fn push_cdata(raw: &str, out: &mut String) {
+    let mut rest = raw;
+    while let Some(i) = memchr::memchr(b'\r', rest.as_bytes()) {
+        out.push_str(&rest[..i]);
+        out.push('\n');
+        let crlf = rest.as_bytes().get(i + 1) == Some(&b'\n');
+        rest = &rest[i + if crlf { 2 } else { 1 }..];
+    }
+    out.push_str(rest);
 }
 
 fn resolve_entity(name: &str) -> Option<char> {
@@ -873,122 +833,271 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
-fn classify_start(
-    e: &BytesStart<'_>,
-    resolver: &NamespaceResolver,
-    offset: u64,
-    mode: Mode,
-    max_text: usize,
-    notes: &mut Vec<Note>,
-) -> Result<Start, Fail> {
-    let qname = e.name();
-    let (resolved, local) = resolver.resolve_element(qname);
-    let local = local.into_inner();
-    let tag = match &resolved {
-        ResolveResult::Bound(n) => {
-            let kind = ns_kind(n.0);
-            if kind == NsKind::NctsLegacy {
-                notes.push(Note {
-                    code: FindingCode::NamespaceLegacyNcts,
-                    message: format!(
-                        "extension namespace {} read as {}",
-                        ns::NCTS_LEGACY,
-                        ns::NCTS
-                    ),
-                    offset,
-                });
-            }
-            Tag::classify(kind, local)
-        }
-        ResolveResult::Unbound => None,
-        ResolveResult::Unknown(p) => {
-            if mode == Mode::Strict {
-                return Err(Fail::Malformed {
-                    offset,
-                    message: format!("prefix '{p}' is not bound to a namespace"),
-                    expected: Some(format!("an xmlns:{p} declaration")),
-                });
-            }
-            notes.push(Note {
-                code: FindingCode::XmlUnknownPrefix,
-                message: format!(
-                    "prefix '{p}' of <{}> is not declared; read as no namespace",
-                    qname.0
-                ),
-                offset,
-            });
-            None
-        }
-    };
-    let tag = tag.unwrap_or_else(|| {
-        let prefix = qname.0.split_once(':').map(|(p, _)| p.to_owned());
-        let namespace = match &resolved {
-            ResolveResult::Bound(n) => Some(n.0.to_owned()),
-            _ => None,
-        };
-        Tag::Foreign(XmlName {
-            namespace,
-            local: local.to_owned(),
-            prefix,
-        })
-    });
+/// Attributes in one start tag past which duplicates are found with a set rather than by
+/// comparing each pair.
+const PAIRWISE_ATTRIBUTES: usize = 16;
 
-    // One allocation of about the right size rather than growth from four.
-    let raw = e.attributes_raw();
-    let mut attrs = if raw.is_empty() {
-        Vec::new()
-    } else {
-        Vec::with_capacity(memchr::memchr_iter(b'=', raw.as_bytes()).count())
-    };
-    for a in e.attributes() {
-        let a = a.map_err(|err| Fail::Malformed {
-            offset,
-            message: format!("bad attribute in <{}>: {err}", qname.0),
-            expected: None,
-        })?;
-        let key = a.key.0;
-        if key == "xmlns" || key.starts_with("xmlns:") {
-            continue;
+/// The state of start-tag classification: namespaces in scope, and the unescaped attribute
+/// values of the last start tag.
+#[derive(Default)]
+struct Markup {
+    ns: Namespaces,
+    spans: Vec<AttrSpan>,
+    values: String,
+    /// Attribute lists given back by the readers of the elements that always have
+    /// attributes (links, categories), reused rather than allocated for every entry.
+    spare: Vec<Vec<RawAttr>>,
+}
+
+impl Markup {
+    /// Classifies a start tag at `depth`: binds its namespace declarations, resolves its
+    /// name and attributes, and unescapes the attribute values into `self.values`.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        qname: &str,
+        attrs: &str,
+        offset: u64,
+        depth: usize,
+        mode: Mode,
+        max_text: usize,
+        notes: &mut Vec<Note>,
+    ) -> Result<Start, Fail> {
+        self.values.clear();
+        self.spans.clear();
+        if !attrs.is_empty() {
+            let attrs_at = offset + 1 + qname.len() as u64;
+            split_attributes(attrs, &mut self.spans).map_err(|s| Fail::Malformed {
+                offset: attrs_at + s.at as u64,
+                message: format!("in <{qname}>: {}", s.message),
+                expected: s.expected,
+            })?;
+            self.check_unique(qname, attrs, offset)?;
         }
-        if a.value.len() > max_text {
-            return Err(Fail::Limit(Limit::TextSize, max_text as u64, offset));
+        for span in &self.spans {
+            let name = &attrs[span.name.clone()];
+            let prefix = match name.strip_prefix("xmlns") {
+                Some("") => "",
+                Some(p) if p.starts_with(':') => &p[1..],
+                _ => continue,
+            };
+            let mut uri = String::new();
+            unescape_attr(&attrs[span.value.clone()], mode, offset, notes, &mut uri)?;
+            if prefix != "xml" {
+                self.ns.bind(prefix, &uri, depth);
+            }
         }
-        let (res, alocal) = resolver.resolve_attribute(a.key);
-        let kind = match &res {
-            ResolveResult::Bound(n) => ns_kind(n.0),
-            ResolveResult::Unbound => NsKind::None,
-            ResolveResult::Unknown(p) => {
+
+        let (prefix, local) = split_qname(qname);
+        let tag = match self.ns.resolve(prefix) {
+            Resolved::Bound(uri, kind) => {
+                if kind == NsKind::NctsLegacy {
+                    notes.push(Note {
+                        code: FindingCode::NamespaceLegacyNcts,
+                        message: format!(
+                            "extension namespace {} read as {}",
+                            ns::NCTS_LEGACY,
+                            ns::NCTS
+                        ),
+                        offset,
+                    });
+                }
+                Tag::classify(kind, local).unwrap_or_else(|| {
+                    Tag::Foreign(Box::new(XmlName {
+                        namespace: Some(uri.to_owned()),
+                        local: local.to_owned(),
+                        prefix: prefix.map(str::to_owned),
+                    }))
+                })
+            }
+            Resolved::Unbound => Tag::Foreign(Box::new(XmlName {
+                namespace: None,
+                local: local.to_owned(),
+                prefix: None,
+            })),
+            Resolved::Unknown => {
+                let p = prefix.unwrap_or_default();
                 if mode == Mode::Strict {
                     return Err(Fail::Malformed {
                         offset,
-                        message: format!(
-                            "prefix '{p}' of attribute '{key}' is not bound to a namespace"
-                        ),
+                        message: format!("prefix '{p}' is not bound to a namespace"),
                         expected: Some(format!("an xmlns:{p} declaration")),
                     });
                 }
                 notes.push(Note {
                     code: FindingCode::XmlUnknownPrefix,
                     message: format!(
-                        "prefix '{p}' of attribute '{key}' is not declared; read as no namespace"
+                        "prefix '{p}' of <{qname}> is not declared; read as no namespace"
                     ),
                     offset,
                 });
-                NsKind::Other
+                Tag::Foreign(Box::new(XmlName {
+                    namespace: None,
+                    local: local.to_owned(),
+                    prefix: prefix.map(str::to_owned),
+                }))
             }
         };
-        let value = unescape_attr(&a.value, mode, offset, notes)?;
-        let key = classify_attr(kind, alocal.into_inner())
-            .unwrap_or_else(|| AttrKey::Foreign(attr_name(key, &res)));
-        attrs.push(RawAttr { key, value });
+
+        let mut out = if self.spans.is_empty() {
+            Vec::new()
+        } else {
+            self.spare.pop().unwrap_or_default()
+        };
+        for span in &self.spans {
+            let name = &attrs[span.name.clone()];
+            if name == "xmlns" || name.starts_with("xmlns:") {
+                continue;
+            }
+            let raw = &attrs[span.value.clone()];
+            if raw.len() > max_text {
+                return Err(Fail::Limit(Limit::TextSize, max_text as u64, offset));
+            }
+            let (aprefix, alocal) = split_qname(name);
+            let (kind, uri) = match aprefix {
+                None => (NsKind::None, None),
+                Some(_) => match self.ns.resolve(aprefix) {
+                    Resolved::Bound(uri, kind) => (kind, Some(uri)),
+                    Resolved::Unbound | Resolved::Unknown => {
+                        let p = aprefix.unwrap_or_default();
+                        if mode == Mode::Strict {
+                            return Err(Fail::Malformed {
+                                offset,
+                                message: format!(
+                                    "prefix '{p}' of attribute '{name}' is not bound to a namespace"
+                                ),
+                                expected: Some(format!("an xmlns:{p} declaration")),
+                            });
+                        }
+                        notes.push(Note {
+                            code: FindingCode::XmlUnknownPrefix,
+                            message: format!(
+                                "prefix '{p}' of attribute '{name}' is not declared; read as no namespace"
+                            ),
+                            offset,
+                        });
+                        (NsKind::Other, None)
+                    }
+                },
+            };
+            let key = classify_attr(kind, alocal).unwrap_or_else(|| {
+                AttrKey::Foreign(XmlName {
+                    namespace: uri.map(str::to_owned),
+                    local: alocal.to_owned(),
+                    prefix: aprefix.map(str::to_owned),
+                })
+            });
+            let from = self.values.len();
+            unescape_attr(raw, mode, offset, notes, &mut self.values)?;
+            if out.capacity() == 0 {
+                out.reserve_exact(self.spans.len());
+            }
+            out.push(RawAttr {
+                key,
+                value: from..self.values.len(),
+            });
+        }
+        Ok(Start {
+            tag,
+            attrs: out,
+            offset,
+        })
     }
-    Ok(Start { tag, attrs, offset })
+
+    /// Takes back an attribute list for reuse.
+    fn recycle(&mut self, mut attrs: Vec<RawAttr>) {
+        const SPARE: usize = 8;
+        if attrs.capacity() > 0 && self.spare.len() < SPARE {
+            attrs.clear();
+            self.spare.push(attrs);
+        }
+    }
+
+    /// XML allows an attribute name once per start tag.
+    fn check_unique(&self, qname: &str, attrs: &str, offset: u64) -> Result<(), Fail> {
+        let names = self.spans.iter().map(|s| &attrs[s.name.clone()]);
+        let duplicate = if self.spans.len() <= PAIRWISE_ATTRIBUTES {
+            names
+                .clone()
+                .enumerate()
+                .find(|(i, n)| names.clone().take(*i).any(|m| m == *n))
+                .map(|(_, n)| n)
+        } else {
+            let mut seen = HashSet::with_capacity(self.spans.len());
+            names.clone().find(|n| !seen.insert(*n))
+        };
+        match duplicate {
+            Some(n) => Err(Fail::Malformed {
+                offset,
+                message: format!("attribute '{n}' appears twice in <{qname}>"),
+                expected: Some("each attribute once".into()),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Values shared through the interner are short and few per feed (schemes, terms, labels,
+/// media types, publishers); the bounds keep hostile input from growing the table.
+const INTERN_MAX_ENTRIES: usize = 4096;
+const INTERN_MAX_LEN: usize = 512;
+const INTERN_RECENT: usize = 64;
+
+/// One shared copy of each value that repeats across entries. A small direct-mapped table
+/// of recent values in front of the set turns the usual hit into one comparison, with no
+/// hashing of the whole value.
+struct Interner {
+    set: HashSet<Arc<str>>,
+    recent: Vec<Option<Arc<str>>>,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        Self {
+            set: HashSet::new(),
+            recent: vec![None; INTERN_RECENT],
+        }
+    }
+}
+
+impl Interner {
+    fn slot(s: &str) -> usize {
+        let b = s.as_bytes();
+        match b.len() {
+            0 => 0,
+            n => (n ^ usize::from(b[n - 1]) << 1 ^ usize::from(b[n / 2]) << 3) % INTERN_RECENT,
+        }
+    }
+
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        let slot = Self::slot(s);
+        if let Some(hit) = &self.recent[slot]
+            && **hit == *s
+        {
+            return Arc::clone(hit);
+        }
+        if s.len() > INTERN_MAX_LEN {
+            return Arc::from(s);
+        }
+        let shared = match self.set.get(s) {
+            Some(found) => Arc::clone(found),
+            None => {
+                let shared: Arc<str> = Arc::from(s);
+                if self.set.len() < INTERN_MAX_ENTRIES {
+                    self.set.insert(Arc::clone(&shared));
+                }
+                shared
+            }
+        };
+        self.recent[slot] = Some(Arc::clone(&shared));
+        shared
+    }
 }
 
 // ---------------------------------------------------------------------------------------
 // The parser.
 
-struct Parser<S: EventSource> {
+struct Parser<S: TokenSource> {
     src: S,
     mode: Mode,
     profile: Profile,
@@ -1000,21 +1109,27 @@ struct Parser<S: EventSource> {
     entry_index: Option<usize>,
     legacy_reported: bool,
     notes: Vec<Note>,
-    interned: HashSet<Arc<str>>,
+    markup: Markup,
+    interner: Interner,
+    /// An empty-element tag was returned as a start; its end comes next.
+    pending_end: bool,
+    /// Character data read for the element being read, unescaped; text-accepting readers
+    /// take it at each markup boundary.
+    text: String,
 }
-
-/// Values shared through the interner are short and few per feed (schemes, terms, labels,
-/// media types, publishers); the bounds keep hostile input from growing the table.
-const INTERN_MAX_ENTRIES: usize = 4096;
-const INTERN_MAX_LEN: usize = 512;
 
 /// The content of an element that should hold only text.
 enum Leaf {
-    Text(String),
+    /// The text is in the parser's text buffer.
+    Text,
     Element(Element),
 }
 
-impl<S: EventSource> Parser<S> {
+fn attr_value<'a>(values: &'a str, a: &RawAttr) -> &'a str {
+    &values[a.value.clone()]
+}
+
+impl<S: TokenSource> Parser<S> {
     fn new(src: S, options: ReadOptions) -> Self {
         Self {
             src,
@@ -1028,24 +1143,53 @@ impl<S: EventSource> Parser<S> {
             entry_index: None,
             legacy_reported: false,
             notes: Vec::new(),
-            interned: HashSet::new(),
+            markup: Markup::default(),
+            interner: Interner::default(),
+            pending_end: false,
+            text: String::new(),
         }
     }
 
-    /// One shared copy of a value that repeats across entries.
-    fn intern(&mut self, s: String) -> Arc<str> {
-        if let Some(found) = self.interned.get(s.as_str()) {
-            return Arc::clone(found);
+    /// The value of an attribute of the last start tag.
+    fn value(&self, a: &RawAttr) -> &str {
+        attr_value(&self.markup.values, a)
+    }
+
+    fn value_string(&self, a: &RawAttr) -> String {
+        self.value(a).to_owned()
+    }
+
+    fn shared_value(&mut self, a: &RawAttr) -> Arc<str> {
+        self.interner.intern(attr_value(&self.markup.values, a))
+    }
+
+    fn attribute(&self, a: RawAttr) -> Attribute {
+        let value = self.value_string(&a);
+        Attribute {
+            name: attr_key_name(a.key),
+            value,
         }
-        let shared: Arc<str> = Arc::from(s);
-        if shared.len() <= INTERN_MAX_LEN && self.interned.len() < INTERN_MAX_ENTRIES {
-            self.interned.insert(Arc::clone(&shared));
-        }
-        shared
+    }
+
+    fn attributes(&self, attrs: Vec<RawAttr>) -> Vec<Attribute> {
+        attrs.into_iter().map(|a| self.attribute(a)).collect()
+    }
+
+    /// The text buffer's content, leaving the buffer empty (with its capacity kept).
+    fn take_text(&mut self) -> String {
+        let out = self.text.as_str().to_owned();
+        self.text.clear();
+        out
     }
 
     fn shared_leaf(&mut self, s: Start, ext: &mut Vec<Element>) -> Result<Option<Arc<str>>, Error> {
-        Ok(self.leaf_into(s, ext)?.map(|v| self.intern(v)))
+        Ok(match self.leaf(s)? {
+            Leaf::Text => Some(self.interner.intern(&self.text)),
+            Leaf::Element(el) => {
+                ext.push(el);
+                None
+            }
+        })
     }
 
     fn finding(&mut self, code: FindingCode, offset: Option<u64>, message: String) {
@@ -1078,40 +1222,31 @@ impl<S: EventSource> Parser<S> {
     }
 
     fn fail(&mut self, fail: Fail) -> Error {
-        match fail {
-            Fail::Xml(err) => {
-                if let Some((limit, max)) = self.src.source_limit() {
-                    let position = self.src.position(self.src.offset());
-                    return Error::LimitExceeded {
-                        limit,
-                        max,
-                        position,
-                    };
-                }
-                if let quick_xml::Error::Io(io) = &err {
-                    return Error::Io(io::Error::new(io.kind(), io.to_string()));
-                }
-                let position = self.src.position(self.src.error_offset());
-                Error::Malformed {
-                    position,
-                    message: err.to_string(),
-                    expected: expected_for(&err),
-                }
+        let (offset, message, expected) = match fail {
+            Fail::Source(SourceError::Io(e)) => return Error::Io(e),
+            Fail::Source(SourceError::Limit(limit, max, offset))
+            | Fail::Limit(limit, max, offset) => {
+                return Error::LimitExceeded {
+                    limit,
+                    max,
+                    position: self.src.position(offset),
+                };
             }
-            Fail::Malformed {
+            Fail::Source(SourceError::Syntax {
                 offset,
                 message,
                 expected,
-            } => Error::Malformed {
-                position: self.src.position(offset),
+            })
+            | Fail::Malformed {
+                offset,
                 message,
                 expected,
-            },
-            Fail::Limit(limit, max, offset) => Error::LimitExceeded {
-                limit,
-                max,
-                position: self.src.position(offset),
-            },
+            } => (offset, message, expected),
+        };
+        Error::Malformed {
+            position: self.src.position(offset),
+            message,
+            expected,
         }
     }
 
@@ -1134,103 +1269,81 @@ impl<S: EventSource> Parser<S> {
         })
     }
 
-    /// The next token. With `want_text` false, white space is skipped and other character
-    /// data is reported and dropped: the caller is a container of elements.
+    /// The next token. With `want_text`, character data is appended to the text buffer and
+    /// reported as [`Tok::Text`]; without, white space is skipped and other character data is
+    /// reported and dropped: the caller is a container of elements.
     fn next_tok(&mut self, want_text: bool) -> Result<Tok, Error> {
         loop {
-            let offset = self.src.offset();
+            if self.pending_end {
+                self.pending_end = false;
+                self.markup.ns.end(self.depth);
+                self.depth = self.depth.saturating_sub(1);
+                return Ok(Tok::End);
+            }
             let mode = self.mode;
             let max_text = self.limits.max_text_bytes;
-            let result: Result<Option<Tok>, Fail> = match self.src.next_event() {
-                Err(e) => Err(Fail::Xml(e)),
-                Ok((ev, resolver)) => {
-                    match ev {
-                        Event::Start(e) => {
-                            classify_start(&e, resolver, offset, mode, max_text, &mut self.notes)
+            let depth = self.depth + 1;
+            let result: Result<Option<Tok>, Fail> = match self.src.next_token() {
+                Err(e) => Err(Fail::Source(e)),
+                Ok((token, offset)) => match token {
+                    Token::Start { name, attrs, empty } => {
+                        if depth > self.limits.max_depth {
+                            Err(Fail::Limit(
+                                Limit::Depth,
+                                self.limits.max_depth as u64,
+                                offset,
+                            ))
+                        } else {
+                            self.pending_end = empty;
+                            self.markup
+                                .start(name, attrs, offset, depth, mode, max_text, &mut self.notes)
                                 .map(|s| Some(Tok::Start(s)))
                         }
-                        Event::End(_) => Ok(Some(Tok::End)),
-                        Event::Empty(_) => Err(Fail::Malformed {
-                            offset,
-                            message: "empty element was not expanded".into(),
-                            expected: None,
-                        }),
-                        Event::Text(t) => {
-                            let content = t.xml10_content();
-                            if content.len() > max_text {
+                    }
+                    Token::End => Ok(Some(Tok::End)),
+                    Token::Text(raw) if want_text => {
+                        match unescape_text(raw, offset, mode, &mut self.notes, &mut self.text) {
+                            Err(f) => Err(f),
+                            Ok(()) if self.text.len() > max_text => {
                                 Err(Fail::Limit(Limit::TextSize, max_text as u64, offset))
-                            } else if want_text {
-                                if mode == Mode::Lenient && content.contains('&') {
-                                    self.notes.push(Note {
-                                        code: FindingCode::XmlUnescapedAmpersand,
-                                        message: "unescaped '&' in text read as a literal '&'"
-                                            .into(),
-                                        offset,
-                                    });
-                                }
-                                Ok(Some(Tok::Text(content.into_owned())))
-                            } else if content.bytes().all(|b| b.is_ascii_whitespace()) {
-                                Ok(None)
-                            } else {
-                                self.notes.push(Note {
+                            }
+                            Ok(()) => Ok(Some(Tok::Text)),
+                        }
+                    }
+                    Token::Text(raw) => {
+                        if !raw.bytes().all(|b| b.is_ascii_whitespace()) {
+                            self.notes.push(Note {
                                 code: FindingCode::UnexpectedText,
                                 message: format!(
                                     "character data '{}' where only elements belong is not kept",
-                                    truncate(content.trim(), 40)
+                                    truncate(raw.trim(), 40)
                                 ),
                                 offset,
                             });
-                                Ok(None)
-                            }
                         }
-                        Event::CData(c) => {
-                            let content = c.into_inner();
-                            if want_text {
-                                Ok(Some(Tok::Text(content.into_owned())))
-                            } else {
-                                self.notes.push(Note {
-                                    code: FindingCode::UnexpectedText,
-                                    message: "CDATA where only elements belong is not kept".into(),
-                                    offset,
-                                });
-                                Ok(None)
-                            }
-                        }
-                        Event::GeneralRef(r) => {
-                            let name = r.into_inner();
-                            match resolve_entity(&name) {
-                            Some(c) if want_text => Ok(Some(Tok::Text(c.to_string()))),
-                            Some(_) => {
-                                self.notes.push(Note {
-                                    code: FindingCode::UnexpectedText,
-                                    message: format!("reference '&{name};' where only elements belong is not kept"),
-                                    offset,
-                                });
-                                Ok(None)
-                            }
-                            None if mode == Mode::Strict => Err(Fail::Malformed {
-                                offset,
-                                message: format!("reference to undeclared entity '&{name};'"),
-                                expected: Some("one of &lt; &gt; &amp; &apos; &quot; or a character reference".into()),
-                            }),
-                            None => {
-                                self.notes.push(Note {
-                                    code: FindingCode::XmlUnknownEntity,
-                                    message: format!("reference to undeclared entity '&{name};' kept as text (entities are never expanded)"),
-                                    offset,
-                                });
-                                Ok(want_text.then(|| Tok::Text(format!("&{name};"))))
-                            }
-                        }
-                        }
-                        // Declarations, comments and processing instructions carry nothing the
-                        // model keeps; a DOCTYPE is never expanded.
-                        Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::DocType(_) => {
-                            Ok(None)
-                        }
-                        Event::Eof => Ok(Some(Tok::Eof)),
+                        Ok(None)
                     }
-                }
+                    Token::CData(raw) if want_text => {
+                        push_cdata(raw, &mut self.text);
+                        if self.text.len() > max_text {
+                            Err(Fail::Limit(Limit::TextSize, max_text as u64, offset))
+                        } else {
+                            Ok(Some(Tok::Text))
+                        }
+                    }
+                    Token::CData(_) => {
+                        self.notes.push(Note {
+                            code: FindingCode::UnexpectedText,
+                            message: "CDATA where only elements belong is not kept".into(),
+                            offset,
+                        });
+                        Ok(None)
+                    }
+                    // Declarations, comments and processing instructions carry nothing the
+                    // model keeps; a DOCTYPE is never expanded.
+                    Token::Skipped => Ok(None),
+                    Token::Eof => Ok(Some(Tok::Eof)),
+                },
             };
             self.flush_notes();
             match result {
@@ -1238,14 +1351,11 @@ impl<S: EventSource> Parser<S> {
                 Ok(None) => continue,
                 Ok(Some(tok)) => {
                     match &tok {
-                        Tok::Start(s) => {
-                            self.depth += 1;
-                            if self.depth > self.limits.max_depth {
-                                let (max, off) = (self.limits.max_depth as u64, s.offset);
-                                return Err(self.fail(Fail::Limit(Limit::Depth, max, off)));
-                            }
+                        Tok::Start(_) => self.depth += 1,
+                        Tok::End => {
+                            self.markup.ns.end(self.depth);
+                            self.depth = self.depth.saturating_sub(1);
                         }
-                        Tok::End => self.depth = self.depth.saturating_sub(1),
                         Tok::Eof if self.depth > 0 => {
                             let off = self.src.offset();
                             return Err(self.malformed(
@@ -1274,7 +1384,7 @@ impl<S: EventSource> Parser<S> {
                         Some("<feed>".into()),
                     ));
                 }
-                Tok::End | Tok::Text(_) => {}
+                Tok::End | Tok::Text => {}
             }
         };
         if start.tag != Tag::Feed {
@@ -1283,12 +1393,10 @@ impl<S: EventSource> Parser<S> {
             return Err(Error::NotAFeed { position, found });
         }
         Ok(Feed {
-            attributes: foreign_attrs(start.attrs),
+            attributes: self.attributes(start.attrs),
             ..Feed::default()
         })
     }
-
-    /// Reads the feed's children up to the next entry (returned) or the end of the feed.
     fn next_in_feed(&mut self, feed: &mut Feed) -> Result<Option<(Entry, Position)>, Error> {
         loop {
             let s = match self.next_tok(false)? {
@@ -1297,7 +1405,7 @@ impl<S: EventSource> Parser<S> {
                     return Ok(None);
                 }
                 Tok::Start(s) => s,
-                Tok::Eof | Tok::Text(_) => {
+                Tok::Eof | Tok::Text => {
                     let off = self.src.offset();
                     return Err(self.malformed(
                         off,
@@ -1325,7 +1433,7 @@ impl<S: EventSource> Parser<S> {
                 }
                 Tag::Rights if feed.rights.is_none() => feed.rights = Some(self.text_construct(s)?),
                 Tag::Updated if feed.updated.is_none() => {
-                    feed.updated = self.leaf_into(s, &mut feed.extensions)?.map(|t| date(&t));
+                    feed.updated = self.date_leaf(s, &mut feed.extensions)?;
                 }
                 Tag::Icon if feed.icon.is_none() => {
                     feed.icon = self.leaf_into(s, &mut feed.extensions)?
@@ -1362,7 +1470,7 @@ impl<S: EventSource> Parser<S> {
                         Some("end of document".into()),
                     ));
                 }
-                Tok::End | Tok::Text(_) => {}
+                Tok::End | Tok::Text => {}
             }
         }
     }
@@ -1373,14 +1481,14 @@ impl<S: EventSource> Parser<S> {
         self.entry_index = Some(index);
         let first_finding = self.findings.len();
         let mut e = Entry {
-            attributes: foreign_attrs(start.attrs),
+            attributes: self.attributes(start.attrs),
             ..Entry::default()
         };
         loop {
             let s = match self.next_tok(false)? {
                 Tok::End => break,
                 Tok::Start(s) => s,
-                Tok::Eof | Tok::Text(_) => return Err(self.eof_inside()),
+                Tok::Eof | Tok::Text => return Err(self.eof_inside()),
             };
             let ext = &mut e.extensions;
             match s.tag {
@@ -1388,11 +1496,9 @@ impl<S: EventSource> Parser<S> {
                 Tag::Title if e.title.is_none() => e.title = Some(self.text_construct(s)?),
                 Tag::Summary if e.summary.is_none() => e.summary = Some(self.text_construct(s)?),
                 Tag::Rights if e.rights.is_none() => e.rights = Some(self.text_construct(s)?),
-                Tag::Updated if e.updated.is_none() => {
-                    e.updated = self.leaf_into(s, ext)?.map(|t| date(&t))
-                }
+                Tag::Updated if e.updated.is_none() => e.updated = self.date_leaf(s, ext)?,
                 Tag::Published if e.published.is_none() => {
-                    e.published = self.leaf_into(s, ext)?.map(|t| date(&t));
+                    e.published = self.date_leaf(s, ext)?;
                 }
                 Tag::Author => push_small(&mut e.authors, self.person(s)?),
                 Tag::Contributor => push_small(&mut e.contributors, self.person(s)?),
@@ -1416,9 +1522,13 @@ impl<S: EventSource> Parser<S> {
                     }
                 }
                 Tag::BundleInterpretation if e.bundle_interpretation.is_none() => {
-                    e.bundle_interpretation = self
-                        .leaf_into(s, ext)?
-                        .map(|t| BundleInterpretation::parse(&t));
+                    e.bundle_interpretation = match self.leaf(s)? {
+                        Leaf::Text => Some(BundleInterpretation::parse(&self.text)),
+                        Leaf::Element(el) => {
+                            ext.push(el);
+                            None
+                        }
+                    };
                 }
                 Tag::SctBaseVersion if e.sct_base_version.is_none() => {
                     e.sct_base_version = self.leaf_into(s, ext)?;
@@ -1457,8 +1567,9 @@ impl<S: EventSource> Parser<S> {
         Ok(e)
     }
 
-    /// Reads an element that should hold only text. One that carries attributes or child
-    /// elements is kept whole as foreign markup instead, with a finding.
+    /// Reads an element that should hold only text, leaving the text in the text buffer. One
+    /// that carries attributes or child elements is kept whole as foreign markup instead,
+    /// with a finding.
     fn leaf(&mut self, s: Start) -> Result<Leaf, Error> {
         if !s.attrs.is_empty() {
             let name = s.tag.xml_name();
@@ -1469,21 +1580,11 @@ impl<S: EventSource> Parser<S> {
             );
             return self.element(s).map(Leaf::Element);
         }
-        let mut text = String::new();
+        self.text.clear();
         loop {
             match self.next_tok(true)? {
-                Tok::Text(t) => {
-                    if text.is_empty() {
-                        text = t;
-                    } else {
-                        text.push_str(&t);
-                    }
-                    if text.len() > self.limits.max_text_bytes {
-                        let max = self.limits.max_text_bytes as u64;
-                        return Err(self.fail(Fail::Limit(Limit::TextSize, max, s.offset)));
-                    }
-                }
-                Tok::End => return Ok(Leaf::Text(text)),
+                Tok::Text => {}
+                Tok::End => return Ok(Leaf::Text),
                 Tok::Start(child) => {
                     let name = s.tag.xml_name();
                     self.finding(
@@ -1492,8 +1593,8 @@ impl<S: EventSource> Parser<S> {
                         format!("<{name}> contains elements; kept as foreign markup"),
                     );
                     let mut children = Vec::new();
-                    if !text.is_empty() {
-                        children.push(Node::Text(text));
+                    if !self.text.is_empty() {
+                        children.push(Node::Text(self.take_text()));
                     }
                     children.push(Node::Element(self.element(child)?));
                     self.element_content(&mut children)?;
@@ -1514,7 +1615,22 @@ impl<S: EventSource> Parser<S> {
         extensions: &mut Vec<Element>,
     ) -> Result<Option<String>, Error> {
         Ok(match self.leaf(s)? {
-            Leaf::Text(t) => Some(t),
+            Leaf::Text => Some(self.take_text()),
+            Leaf::Element(el) => {
+                extensions.push(el);
+                None
+            }
+        })
+    }
+
+    /// A date element, parsed from the text buffer.
+    fn date_leaf(
+        &mut self,
+        s: Start,
+        extensions: &mut Vec<Element>,
+    ) -> Result<Option<Checked<AtomDate>>, Error> {
+        Ok(match self.leaf(s)? {
+            Leaf::Text => Some(date(&self.text)),
             Leaf::Element(el) => {
                 extensions.push(el);
                 None
@@ -1525,7 +1641,7 @@ impl<S: EventSource> Parser<S> {
     /// Reads a foreign element whole.
     fn element(&mut self, s: Start) -> Result<Element, Error> {
         let name = s.tag.xml_name();
-        let attributes = s.attrs.into_iter().map(raw_to_attribute).collect();
+        let attributes = self.attributes(s.attrs);
         let mut children = Vec::new();
         self.element_content(&mut children)?;
         Ok(Element {
@@ -1535,18 +1651,37 @@ impl<S: EventSource> Parser<S> {
         })
     }
 
+    /// Moves the text buffer into `children`, joining it to a text node before it.
+    fn flush_text(&mut self, children: &mut Vec<Node>) {
+        if self.text.is_empty() {
+            return;
+        }
+        match children.last_mut() {
+            Some(Node::Text(prev)) => {
+                prev.push_str(&self.text);
+                self.text.clear();
+            }
+            _ => {
+                let t = self.take_text();
+                children.push(Node::Text(t));
+            }
+        }
+    }
+
     fn element_content(&mut self, children: &mut Vec<Node>) -> Result<(), Error> {
+        self.text.clear();
         loop {
             match self.next_tok(true)? {
-                Tok::Text(t) => match children.last_mut() {
-                    Some(Node::Text(prev)) => prev.push_str(&t),
-                    _ => children.push(Node::Text(t)),
-                },
+                Tok::Text => {}
                 Tok::Start(c) => {
+                    self.flush_text(children);
                     let el = self.element(c)?;
                     children.push(Node::Element(el));
                 }
-                Tok::End => return Ok(()),
+                Tok::End => {
+                    self.flush_text(children);
+                    return Ok(());
+                }
                 Tok::Eof => return Err(self.eof_inside()),
             }
         }
@@ -1556,30 +1691,17 @@ impl<S: EventSource> Parser<S> {
         let mut text = Text::default();
         for a in s.attrs {
             match a.key {
-                AttrKey::Type => text.kind = Some(TextKind::parse(&a.value)),
-                _ => text.attributes.push(raw_to_attribute(a)),
+                AttrKey::Type => text.kind = Some(TextKind::parse(self.value(&a))),
+                _ => text.push_attribute(self.attribute(a)),
             }
         }
+        self.text.clear();
         let mut nodes = Vec::new();
         loop {
             match self.next_tok(true)? {
-                Tok::Text(t) => {
-                    if nodes.is_empty() && text.value.is_empty() {
-                        text.value = t;
-                    } else if nodes.is_empty() {
-                        text.value.push_str(&t);
-                    } else {
-                        nodes.push(Node::Text(t));
-                    }
-                    if text.value.len() > self.limits.max_text_bytes {
-                        let max = self.limits.max_text_bytes as u64;
-                        return Err(self.fail(Fail::Limit(Limit::TextSize, max, s.offset)));
-                    }
-                }
+                Tok::Text => {}
                 Tok::Start(c) => {
-                    if nodes.is_empty() && !text.value.is_empty() {
-                        nodes.push(Node::Text(std::mem::take(&mut text.value)));
-                    }
+                    self.flush_text(&mut nodes);
                     let el = self.element(c)?;
                     nodes.push(Node::Element(el));
                 }
@@ -1587,10 +1709,12 @@ impl<S: EventSource> Parser<S> {
                 Tok::Eof => return Err(self.eof_inside()),
             }
         }
-        if !nodes.is_empty() {
-            text.value.clear();
+        if nodes.is_empty() {
+            text.value = self.take_text();
+        } else {
+            self.flush_text(&mut nodes);
             collect_text(&nodes, &mut text.value);
-            text.markup = nodes;
+            text.set_markup(nodes);
         }
         Ok(text)
     }
@@ -1603,7 +1727,7 @@ impl<S: EventSource> Parser<S> {
             match self.next_tok(false)? {
                 Tok::End => break,
                 Tok::Start(c) => dropped.push(self.element(c)?),
-                Tok::Eof | Tok::Text(_) => return Err(self.eof_inside()),
+                Tok::Eof | Tok::Text => return Err(self.eof_inside()),
             }
         }
         if !dropped.is_empty() {
@@ -1620,43 +1744,43 @@ impl<S: EventSource> Parser<S> {
         let mut link = Link::default();
         let mut unprefixed_sha = None;
         let mut unprefixed_md5 = None;
-        for a in s.attrs {
+        let mut attrs = s.attrs;
+        for a in attrs.drain(..) {
             match a.key {
-                AttrKey::Rel => link.rel = Some(LinkRel::parse(&a.value)),
-                AttrKey::Href => link.href = a.value,
-                AttrKey::Type => link.media_type = Some(self.intern(a.value)),
-                AttrKey::Title => link.title = Some(a.value),
-                AttrKey::Hreflang => link.hreflang = Some(a.value),
+                AttrKey::Rel => link.rel = Some(LinkRel::parse(self.value(&a))),
+                AttrKey::Href => link.href = self.value_string(&a),
+                AttrKey::Type => link.media_type = Some(self.shared_value(&a)),
+                AttrKey::Title => link.title = Some(self.value_string(&a)),
+                AttrKey::Hreflang => link.hreflang = Some(self.value_string(&a)),
                 AttrKey::Length => {
-                    link.length = Some(match parse_length(&a.value) {
+                    link.length = Some(match parse_length(self.value(&a)) {
                         Some(LengthRead::Plain(n)) => Checked::Valid(n),
                         Some(LengthRead::Separated(n)) => {
+                            let raw = self.value_string(&a);
                             self.finding(
                                 FindingCode::LinkLengthSeparators,
                                 Some(s.offset),
-                                format!(
-                                    "length '{}' has thousands separators; read as {n}",
-                                    a.value
-                                ),
+                                format!("length '{raw}' has thousands separators; read as {n}"),
                             );
                             Checked::Valid(n)
                         }
-                        None => Checked::Malformed(a.value),
+                        None => Checked::Malformed(self.value_string(&a)),
                     });
                 }
-                AttrKey::Sha256 => link.sha256 = Some(sha256(a.value)),
-                AttrKey::Md5 => link.md5 = Some(md5(a.value)),
-                AttrKey::UnprefixedSha256 => unprefixed_sha = Some(a.value),
-                AttrKey::UnprefixedMd5 => unprefixed_md5 = Some(a.value),
+                AttrKey::Sha256 => link.sha256 = Some(sha256(self.value(&a))),
+                AttrKey::Md5 => link.md5 = Some(md5(self.value(&a))),
+                AttrKey::UnprefixedSha256 => unprefixed_sha = Some(self.value_string(&a)),
+                AttrKey::UnprefixedMd5 => unprefixed_md5 = Some(self.value_string(&a)),
                 AttrKey::Validated => {
-                    link.validated = Some(match parse_bool(&a.value) {
+                    link.validated = Some(match parse_bool(self.value(&a)) {
                         Some(b) => Checked::Valid(b),
-                        None => Checked::Malformed(a.value),
+                        None => Checked::Malformed(self.value_string(&a)),
                     });
                 }
-                _ => link.attributes.push(raw_to_attribute(a)),
+                _ => link.attributes.push(self.attribute(a)),
             }
         }
+        self.markup.recycle(attrs);
         // The SCT README writes `sha256Hash` without a prefix; read it as the hash unless the
         // namespaced attribute is also present.
         if let Some(raw) = unprefixed_sha {
@@ -1666,7 +1790,7 @@ impl<S: EventSource> Parser<S> {
                     Some(s.offset),
                     "'sha256Hash' without the ncts namespace read as ncts:sha256Hash".into(),
                 );
-                link.sha256 = Some(sha256(raw));
+                link.sha256 = Some(sha256(&raw));
             } else {
                 link.attributes.push(Attribute {
                     name: XmlName::new(None, "sha256Hash"),
@@ -1681,7 +1805,7 @@ impl<S: EventSource> Parser<S> {
                     Some(s.offset),
                     "'md5Hash' without the sct namespace read as sct:md5Hash".into(),
                 );
-                link.md5 = Some(md5(raw));
+                link.md5 = Some(md5(&raw));
             } else {
                 link.attributes.push(Attribute {
                     name: XmlName::new(None, "md5Hash"),
@@ -1699,7 +1823,7 @@ impl<S: EventSource> Parser<S> {
             match self.next_tok(false)? {
                 Tok::End => return Ok(out),
                 Tok::Start(c) => out.push(self.element(c)?),
-                Tok::Eof | Tok::Text(_) => return Err(self.eof_inside()),
+                Tok::Eof | Tok::Text => return Err(self.eof_inside()),
             }
         }
     }
@@ -1707,29 +1831,31 @@ impl<S: EventSource> Parser<S> {
     fn category(&mut self, s: Start) -> Result<Category, Error> {
         let mut c = Category::default();
         let mut term = None;
-        for a in s.attrs {
+        let mut attrs = s.attrs;
+        for a in attrs.drain(..) {
             match a.key {
-                AttrKey::Term => term = Some(a.value),
-                AttrKey::Scheme => c.scheme = Some(self.intern(a.value)),
-                AttrKey::Label => c.label = Some(self.intern(a.value)),
-                _ => c.attributes.push(raw_to_attribute(a)),
+                AttrKey::Term => term = Some(self.shared_value(&a)),
+                AttrKey::Scheme => c.scheme = Some(self.shared_value(&a)),
+                AttrKey::Label => c.label = Some(self.shared_value(&a)),
+                _ => c.attributes.push(self.attribute(a)),
             }
         }
-        c.term = self.intern(term.unwrap_or_default());
+        self.markup.recycle(attrs);
+        c.term = term.unwrap_or_else(|| self.interner.intern(""));
         self.no_children("category", s.offset)?;
         Ok(c)
     }
 
     fn person(&mut self, s: Start) -> Result<Person, Error> {
         let mut p = Person {
-            attributes: foreign_attrs(s.attrs),
+            attributes: self.attributes(s.attrs),
             ..Person::default()
         };
         loop {
             let c = match self.next_tok(false)? {
                 Tok::End => return Ok(p),
                 Tok::Start(c) => c,
-                Tok::Eof | Tok::Text(_) => return Err(self.eof_inside()),
+                Tok::Eof | Tok::Text => return Err(self.eof_inside()),
             };
             let ext = &mut p.extensions;
             match c.tag {
@@ -1748,9 +1874,9 @@ impl<S: EventSource> Parser<S> {
         let mut g = Generator::default();
         for a in s.attrs {
             match a.key {
-                AttrKey::Uri => g.uri = Some(a.value),
-                AttrKey::Version => g.version = Some(a.value),
-                _ => g.attributes.push(raw_to_attribute(a)),
+                AttrKey::Uri => g.uri = Some(self.value_string(&a)),
+                AttrKey::Version => g.version = Some(self.value_string(&a)),
+                _ => g.attributes.push(self.attribute(a)),
             }
         }
         let t = self.text_construct(Start {
@@ -1771,7 +1897,7 @@ impl<S: EventSource> Parser<S> {
         let mut others = Vec::new();
         for a in s.attrs {
             match a.key {
-                AttrKey::Version => version = Some(a.value),
+                AttrKey::Version => version = Some(self.value_string(&a)),
                 _ => others.push(a),
             }
         }
@@ -1811,7 +1937,7 @@ impl<S: EventSource> Parser<S> {
             let c = match self.next_tok(false)? {
                 Tok::End => return Ok(d),
                 Tok::Start(c) => c,
-                Tok::Eof | Tok::Text(_) => return Err(self.eof_inside()),
+                Tok::Eof | Tok::Text => return Err(self.eof_inside()),
             };
             let ext = &mut d.extensions;
             match c.tag {
@@ -1846,21 +1972,19 @@ impl<S: EventSource> Parser<S> {
         let offset = s.offset;
         let code = s
             .attrs
-            .into_iter()
-            .next()
-            .map(|a| a.value)
+            .first()
+            .map(|a| self.value_string(a))
             .unwrap_or_default();
         let dropped = self.no_children("onto:permission", offset)?;
         if !dropped.is_empty() {
-            let mut el = Element {
+            let el = Element {
                 name: Tag::Permission.xml_name(),
                 attributes: vec![Attribute {
                     name: XmlName::new(None, "code"),
                     value: code,
                 }],
-                children: Vec::new(),
+                children: dropped.into_iter().map(Node::Element).collect(),
             };
-            el.children = dropped.into_iter().map(Node::Element).collect();
             return Ok(Err(el));
         }
         Ok(Ok(PermissionCode::from(code)))
@@ -1879,15 +2003,13 @@ impl<S: EventSource> Parser<S> {
             let c = match self.next_tok(false)? {
                 Tok::End => return Ok(src),
                 Tok::Start(c) => c,
-                Tok::Eof | Tok::Text(_) => return Err(self.eof_inside()),
+                Tok::Eof | Tok::Text => return Err(self.eof_inside()),
             };
             let ext = &mut src.extensions;
             match c.tag {
                 Tag::Id if src.id.is_none() => src.id = self.leaf_into(c, ext)?.map(AtomId::from),
                 Tag::Title if src.title.is_none() => src.title = Some(self.text_construct(c)?),
-                Tag::Updated if src.updated.is_none() => {
-                    src.updated = self.leaf_into(c, ext)?.map(|t| date(&t))
-                }
+                Tag::Updated if src.updated.is_none() => src.updated = self.date_leaf(c, ext)?,
                 Tag::Link => src.links.push(self.link(c)?),
                 _ => {
                     let el = self.element(c)?;
@@ -1895,20 +2017,6 @@ impl<S: EventSource> Parser<S> {
                 }
             }
         }
-    }
-}
-
-fn expected_for(err: &quick_xml::Error) -> Option<String> {
-    use quick_xml::errors::IllFormedError;
-    match err {
-        quick_xml::Error::IllFormed(IllFormedError::MismatchedEndTag { expected, .. }) => {
-            Some(format!("</{expected}>"))
-        }
-        quick_xml::Error::IllFormed(IllFormedError::UnclosedReference) => {
-            Some("'&amp;' or a reference ending in ';'".into())
-        }
-        quick_xml::Error::Syntax(_) => Some("well-formed markup".into()),
-        _ => None,
     }
 }
 
@@ -1935,8 +2043,8 @@ fn crmi_slot<'a>(
     }
 }
 
-fn raw_to_attribute(a: RawAttr) -> Attribute {
-    let name = match a.key {
+fn attr_key_name(key: AttrKey) -> XmlName {
+    match key {
         AttrKey::Foreign(n) => n,
         AttrKey::Rel => XmlName::new(None, "rel"),
         AttrKey::Href => XmlName::new(None, "href"),
@@ -1955,15 +2063,7 @@ fn raw_to_attribute(a: RawAttr) -> Attribute {
         AttrKey::Sha256 => XmlName::new(Some(ns::NCTS), "sha256Hash"),
         AttrKey::Md5 => XmlName::new(Some(ns::SCT), "md5Hash"),
         AttrKey::Validated => XmlName::new(Some(ns::ONTO), "validated"),
-    };
-    Attribute {
-        name,
-        value: a.value,
     }
-}
-
-fn foreign_attrs(attrs: Vec<RawAttr>) -> Vec<Attribute> {
-    attrs.into_iter().map(raw_to_attribute).collect()
 }
 
 fn date(raw: &str) -> Checked<AtomDate> {
@@ -1973,17 +2073,17 @@ fn date(raw: &str) -> Checked<AtomDate> {
     }
 }
 
-fn sha256(raw: String) -> Checked<Sha256> {
-    match Sha256::parse(&raw) {
+fn sha256(raw: &str) -> Checked<Sha256> {
+    match Sha256::parse(raw) {
         Ok(h) => Checked::Valid(h),
-        Err(_) => Checked::Malformed(raw),
+        Err(_) => Checked::Malformed(raw.to_owned()),
     }
 }
 
-fn md5(raw: String) -> Checked<Md5> {
-    match Md5::parse(&raw) {
+fn md5(raw: &str) -> Checked<Md5> {
+    match Md5::parse(raw) {
         Ok(h) => Checked::Valid(h),
-        Err(_) => Checked::Malformed(raw),
+        Err(_) => Checked::Malformed(raw.to_owned()),
     }
 }
 
@@ -1995,10 +2095,53 @@ mod tests {
     #[test]
     fn attribute_white_space_is_normalised_including_cr_lf() {
         let mut notes = Vec::new();
-        let out = unescape_attr("a\r\n\r\nb\tc\nd&amp;e\r", Mode::Lenient, 0, &mut notes)
-            .map_err(|_| "lenient unescaping does not fail")
-            .expect("lenient");
+        let mut out = String::new();
+        unescape_attr(
+            "a\r\n\r\nb\tc\nd&amp;e\r",
+            Mode::Lenient,
+            0,
+            &mut notes,
+            &mut out,
+        )
+        .map_err(|_| "lenient unescaping does not fail")
+        .expect("lenient");
         assert_eq!(out, "a  b c d&e ");
         assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn text_references_line_ends_and_raw_ampersands() {
+        let mut notes = Vec::new();
+        let mut out = String::new();
+        let raw = "a &amp; b\r\nc&#x41;&#66;&lt;&nope; & d&e\rf";
+        unescape_text(raw, 100, Mode::Lenient, &mut notes, &mut out)
+            .map_err(|_| "lenient unescaping does not fail")
+            .expect("lenient");
+        assert_eq!(out, "a & b\ncAB<&nope; & d&e\nf");
+        let codes: Vec<_> = notes.iter().map(|n| (n.code, n.offset)).collect();
+        assert_eq!(
+            codes,
+            [
+                (FindingCode::XmlUnknownEntity, 100 + 27),
+                (FindingCode::XmlUnescapedAmpersand, 100 + 34),
+            ]
+        );
+        let strict = unescape_text(raw, 100, Mode::Strict, &mut notes, &mut String::new());
+        assert!(matches!(strict, Err(Fail::Malformed { offset: 127, .. })));
+    }
+
+    #[test]
+    fn the_interner_shares_equal_values() {
+        let mut i = Interner::default();
+        let a = i.intern("http://ns.electronichealth.net.au/ncts/syndication/asf/scheme/1.0.0");
+        let b = i.intern("SCT_RF2_FULL");
+        let c = i.intern(&String::from(
+            "http://ns.electronichealth.net.au/ncts/syndication/asf/scheme/1.0.0",
+        ));
+        assert!(Arc::ptr_eq(&a, &c));
+        assert!(Arc::ptr_eq(&b, &i.intern("SCT_RF2_FULL")));
+        assert!(!Arc::ptr_eq(&b, &i.intern("SCT_RF2_ALL")));
+        let long = "x".repeat(INTERN_MAX_LEN + 1);
+        assert!(!Arc::ptr_eq(&i.intern(&long), &i.intern(&long)));
     }
 }

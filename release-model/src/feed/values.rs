@@ -107,9 +107,10 @@ fn hex_val(b: u8) -> u8 {
 macro_rules! hash_type {
     ($(#[$doc:meta])* $name:ident, $digits:expr, $bytes:expr) => {
         $(#[$doc])*
+        // The digits live inline: a link's hash costs no allocation of its own.
         #[derive(Clone, PartialEq, Eq, Hash)]
         pub struct $name {
-            raw: String,
+            raw: [u8; $digits],
         }
 
         impl $name {
@@ -124,22 +125,25 @@ macro_rules! hash_type {
             /// When the text is not exactly the right number of hex digits.
             pub fn parse(raw: &str) -> Result<Self, HashProblem> {
                 check_hex(raw, $digits)?;
-                Ok(Self { raw: raw.to_owned() })
+                let mut digits = [0u8; $digits];
+                digits.copy_from_slice(raw.as_bytes());
+                Ok(Self { raw: digits })
             }
 
             /// The digest as written in the feed.
             pub fn as_str(&self) -> &str {
-                &self.raw
+                // `parse` admitted only ASCII hex digits, so this never falls back.
+                std::str::from_utf8(&self.raw).unwrap_or_default()
             }
 
             /// Whether the digest is written in lower case, as the IG requires.
             pub fn is_canonical(&self) -> bool {
-                !self.raw.bytes().any(|b| b.is_ascii_uppercase())
+                !self.raw.iter().any(|b| b.is_ascii_uppercase())
             }
 
             /// The digest's bytes.
             pub fn to_bytes(&self) -> [u8; $bytes] {
-                decode_hex::<$bytes>(&self.raw)
+                decode_hex::<$bytes>(self.as_str())
             }
 
             /// Whether `digest` (raw bytes, as computed over a download) equals this value.
@@ -150,13 +154,13 @@ macro_rules! hash_type {
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), self.raw)
+                write!(f, "{}({})", stringify!($name), self.as_str())
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.raw)
+                f.write_str(self.as_str())
             }
         }
 
@@ -169,7 +173,7 @@ macro_rules! hash_type {
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.raw)
+                s.serialize_str(self.as_str())
             }
         }
     };
@@ -226,7 +230,7 @@ impl std::error::Error for DateProblem {}
 /// (see [`AtomDate::to_utc`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AtomDate {
-    raw: String,
+    raw: Box<str>,
     value: DateValue,
 }
 
@@ -249,7 +253,7 @@ impl AtomDate {
             });
         };
         Ok(Self {
-            raw: raw.to_owned(),
+            raw: raw.into(),
             value,
         })
     }
@@ -264,7 +268,7 @@ impl AtomDate {
             instant.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
         };
         Self {
-            raw,
+            raw: raw.into(),
             value: DateValue::Instant(instant),
         }
     }

@@ -357,12 +357,12 @@ impl Writer {
             escape_attr(&mut self.out, k.as_str());
             self.out.push('"');
         }
-        self.attributes(&t.attributes);
+        self.attributes(t.attributes());
         self.out.push('>');
-        if t.markup.is_empty() {
+        if t.markup().is_empty() {
             escape_text(&mut self.out, &t.value);
         } else {
-            self.nodes(&t.markup);
+            self.nodes(t.markup());
         }
         let _ = writeln!(self.out, "</{name}>");
     }

@@ -1,0 +1,426 @@
+//! Where the reader's tokens come from: a document in memory, or a [`BufRead`] read through a
+//! bounded window; and how byte offsets become lines and columns.
+
+use std::collections::VecDeque;
+use std::io::{self, BufRead};
+
+use super::xml::{Raw, Step, Syntax, Tokenizer};
+use crate::error::{Limit, Position};
+
+/// A token with its text borrowed from the source.
+#[derive(Debug)]
+pub(crate) enum Token<'a> {
+    Start {
+        name: &'a str,
+        attrs: &'a str,
+        empty: bool,
+    },
+    End,
+    Text(&'a str),
+    CData(&'a str),
+    Skipped,
+    Eof,
+}
+
+/// Why a source could not produce a token.
+#[derive(Debug)]
+pub(crate) enum SourceError {
+    Syntax {
+        offset: u64,
+        message: String,
+        expected: Option<String>,
+    },
+    Limit(Limit, u64, u64),
+    Io(io::Error),
+}
+
+pub(crate) trait Source {
+    /// The next token and the document offset where it starts.
+    fn next_token(&mut self) -> Result<(Token<'_>, u64), SourceError>;
+    /// The document offset of the next token.
+    fn offset(&self) -> u64;
+    /// The line and column of a document offset already read.
+    fn position(&mut self, offset: u64) -> Position;
+}
+
+fn token_of(window: &str, raw: Raw) -> Token<'_> {
+    match raw {
+        Raw::Start { name, attrs, empty } => Token::Start {
+            name: &window[name],
+            attrs: &window[attrs],
+            empty,
+        },
+        Raw::End => Token::End,
+        Raw::Text(r) => Token::Text(&window[r]),
+        Raw::CData(r) => Token::CData(&window[r]),
+        Raw::Skipped => Token::Skipped,
+        Raw::Eof => Token::Eof,
+    }
+}
+
+fn syntax(base: u64, s: Syntax) -> SourceError {
+    SourceError::Syntax {
+        offset: base + s.at as u64,
+        message: s.message,
+        expected: s.expected,
+    }
+}
+
+const BOM: &str = "\u{feff}";
+
+/// Line starts are remembered this far back, so positions of findings inside the current
+/// entry resolve after the reader has moved on.
+const RECENT_LINES: usize = 4096;
+
+/// Lines counted up to an offset, moving forward only.
+#[derive(Debug, Default)]
+struct Lines {
+    counted: u64,
+    line: u64,
+    line_start: u64,
+    recent: VecDeque<u64>,
+}
+
+impl Lines {
+    /// Counts the newlines in `bytes`, which start where counting stopped.
+    fn advance(&mut self, bytes: &[u8]) {
+        for i in memchr::memchr_iter(b'\n', bytes) {
+            let nl = self.counted + i as u64;
+            self.line += 1;
+            self.line_start = nl + 1;
+            if self.recent.len() == RECENT_LINES {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(nl);
+        }
+        self.counted += bytes.len() as u64;
+    }
+
+    /// Whether `offset` lies before the oldest line start remembered.
+    fn forgotten(&self, offset: u64) -> bool {
+        self.recent.len() == RECENT_LINES && self.recent.front().is_some_and(|&nl| offset <= nl)
+    }
+
+    /// The position of an offset at or before where counting stopped.
+    fn locate(&self, offset: u64) -> Position {
+        if offset >= self.line_start {
+            return Position {
+                line: self.line + 1,
+                column: offset - self.line_start + 1,
+                byte_offset: offset,
+            };
+        }
+        let later = self
+            .recent
+            .iter()
+            .rev()
+            .take_while(|&&nl| nl >= offset)
+            .count() as u64;
+        let line_start = self
+            .recent
+            .iter()
+            .rev()
+            .find(|&&nl| nl < offset)
+            .map_or(0, |nl| nl + 1);
+        Position {
+            line: self.line - later + 1,
+            column: offset.saturating_sub(line_start) + 1,
+            byte_offset: offset,
+        }
+    }
+}
+
+/// A whole document in memory, validated as UTF-8 once.
+pub(crate) struct SliceSource<'i> {
+    bytes: &'i [u8],
+    text: &'i str,
+    pos: usize,
+    tokenizer: Tokenizer,
+    lines: Lines,
+}
+
+impl<'i> SliceSource<'i> {
+    /// # Errors
+    /// When the document is not UTF-8, at the first byte that is not.
+    pub(crate) fn new(bytes: &'i [u8]) -> Result<Self, (SourceError, Position)> {
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let at = e.valid_up_to();
+                let mut lines = Lines::default();
+                lines.advance(&bytes[..at]);
+                let err = SourceError::Syntax {
+                    offset: at as u64,
+                    message: "the document is not UTF-8".into(),
+                    expected: Some("UTF-8 text".into()),
+                };
+                return Err((err, lines.locate(at as u64)));
+            }
+        };
+        let pos = if text.starts_with(BOM) { BOM.len() } else { 0 };
+        Ok(Self {
+            bytes,
+            text,
+            pos,
+            tokenizer: Tokenizer::default(),
+            lines: Lines::default(),
+        })
+    }
+}
+
+impl Source for SliceSource<'_> {
+    fn next_token(&mut self) -> Result<(Token<'_>, u64), SourceError> {
+        match self.tokenizer.next(self.text, &mut self.pos, true) {
+            Ok(Step::Token(raw, at)) => Ok((token_of(self.text, raw), at as u64)),
+            Ok(Step::NeedMore) => Err(SourceError::Syntax {
+                offset: self.pos as u64,
+                message: "document ended inside markup".into(),
+                expected: None,
+            }),
+            Err(s) => Err(syntax(0, s)),
+        }
+    }
+
+    fn offset(&self) -> u64 {
+        self.pos as u64
+    }
+
+    fn position(&mut self, offset: u64) -> Position {
+        let target = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len()) as u64;
+        if target < self.lines.counted && self.lines.forgotten(target) {
+            self.lines = Lines::default();
+        }
+        if target > self.lines.counted {
+            let from = self.lines.counted as usize;
+            self.lines.advance(&self.bytes[from..target as usize]);
+        }
+        self.lines.locate(target)
+    }
+}
+
+/// Bytes read from the underlying reader at a time, at least.
+const READ_CHUNK: usize = 64 << 10;
+
+/// A document read through a window that holds the token being read and little more, so
+/// memory does not grow with the document.
+pub(crate) struct BufSource<R: BufRead> {
+    inner: R,
+    window: String,
+    pos: usize,
+    /// Document offset of `window[0]`.
+    base: u64,
+    /// Bytes read but not yet appended: a UTF-8 sequence cut by a read.
+    pending: Vec<u8>,
+    ended: bool,
+    started: bool,
+    tokenizer: Tokenizer,
+    lines: Lines,
+    max_text: usize,
+}
+
+impl<R: BufRead> BufSource<R> {
+    pub(crate) fn new(inner: R, max_text: usize) -> Self {
+        Self {
+            inner,
+            window: String::new(),
+            pos: 0,
+            base: 0,
+            pending: Vec::new(),
+            ended: false,
+            started: false,
+            tokenizer: Tokenizer::default(),
+            lines: Lines::default(),
+            max_text,
+        }
+    }
+
+    /// Drops what has been read from the window and appends more input.
+    fn refill(&mut self) -> Result<(), SourceError> {
+        let unread = self.window.len() - self.pos;
+        // A single token may hold text up to the limit, plus its markup.
+        if unread > self.max_text.saturating_add(64 << 10) {
+            return Err(SourceError::Limit(
+                Limit::TextSize,
+                self.max_text as u64,
+                self.base + self.pos as u64,
+            ));
+        }
+        if self.pos > 0 {
+            let from = (self.lines.counted - self.base) as usize;
+            if from < self.pos {
+                self.lines.advance(&self.window.as_bytes()[from..self.pos]);
+            }
+            self.window.drain(..self.pos);
+            self.base += self.pos as u64;
+            self.pos = 0;
+        }
+        // Reading at least as much again as is unread scans a long token a bounded number
+        // of times.
+        let want = unread.max(READ_CHUNK);
+        let mut got = 0;
+        while got < want {
+            let buf = self.inner.fill_buf().map_err(SourceError::Io)?;
+            if buf.is_empty() {
+                self.ended = true;
+                break;
+            }
+            let n = buf.len().min(want - got);
+            self.pending.extend_from_slice(&buf[..n]);
+            self.inner.consume(n);
+            got += n;
+        }
+        // Validated once, as it is appended; an incomplete sequence at the end waits for the
+        // next read.
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(s) => {
+                self.window.push_str(s);
+                self.pending.clear();
+                None
+            }
+            Err(e) if e.error_len().is_none() && !self.ended => Some(e.valid_up_to()),
+            Err(e) => {
+                let at = self.base + (self.window.len() + e.valid_up_to()) as u64;
+                // Kept so the error's line and column can be counted up to it.
+                if let Ok(s) = std::str::from_utf8(&self.pending[..e.valid_up_to()]) {
+                    self.window.push_str(s);
+                }
+                return Err(SourceError::Syntax {
+                    offset: at,
+                    message: "the document is not UTF-8".into(),
+                    expected: Some("UTF-8 text".into()),
+                });
+            }
+        };
+        if let Some(valid) = valid {
+            if let Ok(s) = std::str::from_utf8(&self.pending[..valid]) {
+                self.window.push_str(s);
+            }
+            self.pending.drain(..valid);
+        }
+        if !self.started && (self.window.len() >= BOM.len() || self.ended) {
+            self.started = true;
+            if self.window.starts_with(BOM) {
+                self.pos = BOM.len();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Source for BufSource<R> {
+    fn next_token(&mut self) -> Result<(Token<'_>, u64), SourceError> {
+        let (raw, at) = loop {
+            if !self.started {
+                self.refill()?;
+                continue;
+            }
+            match self.tokenizer.next(&self.window, &mut self.pos, self.ended) {
+                Ok(Step::Token(raw, at)) => break (raw, at),
+                Ok(Step::NeedMore) => self.refill()?,
+                Err(s) => return Err(syntax(self.base, s)),
+            }
+        };
+        Ok((token_of(&self.window, raw), self.base + at as u64))
+    }
+
+    fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    fn position(&mut self, offset: u64) -> Position {
+        let end = self.base + self.window.len() as u64;
+        let target = offset.min(end);
+        if target > self.lines.counted {
+            let from = (self.lines.counted - self.base) as usize;
+            let to = (target - self.base) as usize;
+            self.lines.advance(&self.window.as_bytes()[from..to]);
+        }
+        self.lines.locate(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain<S: Source>(src: &mut S) -> Result<Vec<(String, u64)>, SourceError> {
+        let mut out = Vec::new();
+        loop {
+            let (tok, at) = src.next_token()?;
+            let shown = match tok {
+                Token::Eof => return Ok(out),
+                Token::Start { name, attrs, empty } => {
+                    format!("<{name}{attrs}{}>", if empty { "/" } else { "" })
+                }
+                Token::End => "</>".into(),
+                Token::Text(t) => format!("text {t:?}"),
+                Token::CData(t) => format!("cdata {t:?}"),
+                Token::Skipped => "skipped".into(),
+            };
+            out.push((shown, at));
+        }
+    }
+
+    /// A reader that hands out one byte at a time, the worst case for the window.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    impl BufRead for Trickle<'_> {
+        fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            Ok(&self.0[..self.0.len().min(1)])
+        }
+        fn consume(&mut self, n: usize) {
+            self.0 = &self.0[n..];
+        }
+    }
+
+    #[test]
+    fn slice_and_window_give_the_same_tokens_and_offsets() {
+        let doc = "\u{feff}<?xml version='1.0'?>\n<feed a='é'>\n  <t>Zoë &amp; co</t><!-- x --><e/>\n</feed>\n";
+        let mut slice = SliceSource::new(doc.as_bytes())
+            .map_err(|e| e.0)
+            .expect("UTF-8");
+        let from_slice = drain(&mut slice).expect("well-formed");
+        let mut window = BufSource::new(Trickle(doc.as_bytes()), 1 << 20);
+        let from_window = drain(&mut window).expect("well-formed");
+        assert_eq!(from_slice, from_window);
+        assert_eq!(from_slice[0], ("skipped".to_owned(), 3));
+        let at = from_slice[4].1;
+        assert_eq!(slice.position(at).line, 3);
+        assert_eq!(window.position(at), slice.position(at));
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let doc = b"<feed>\n<t>ok \xff</t></feed>";
+        let Err((_, pos)) = SliceSource::new(doc) else {
+            panic!("not UTF-8")
+        };
+        assert_eq!((pos.line, pos.column), (2, 7));
+        let mut window = BufSource::new(&doc[..], 1 << 20);
+        assert!(matches!(
+            drain(&mut window),
+            Err(SourceError::Syntax { offset: 13, .. })
+        ));
+    }
+
+    #[test]
+    fn a_token_larger_than_the_limit_stops_the_window_growing() {
+        let doc = format!("<feed>{}</feed>", "x".repeat(300_000));
+        let mut window = BufSource::new(doc.as_bytes(), 1000);
+        assert!(matches!(
+            drain(&mut window),
+            Err(SourceError::Limit(Limit::TextSize, 1000, 6))
+        ));
+    }
+}

@@ -1,0 +1,653 @@
+//! The XML tokenizer under the feed reader.
+//!
+//! It splits a document into start tags, end tags, character data and CDATA, checks the
+//! markup it skips (comments, processing instructions, the XML declaration, a DOCTYPE, which
+//! is never expanded) and matches every end tag against the element it closes. Resolving
+//! references, namespaces and attribute values is the reader's job.
+//!
+//! Why not quick-xml's reader: the feed reader needs the tokens, its own namespace bindings
+//! and attribute values written into reusable buffers; quick-xml's namespace reader and
+//! attribute iterator alone took half of its raw event loop's time (measured), which left no
+//! room for building the model within the throughput the codec must reach. This tokenizer
+//! validates UTF-8 once per input rather than once per event and finds markup with `memchr`.
+//!
+//! Tokens are returned as byte ranges into the window the caller passes, so a streaming
+//! caller can refill its buffer between tokens; a token that does not fit in the window yet is
+//! [`Step::NeedMore`] until the caller says the input has ended.
+
+use std::ops::Range;
+
+use memchr::{memchr, memchr3, memmem};
+
+/// One token, as ranges into the window it was read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Raw {
+    /// `<name attributes>` or, with `empty`, `<name attributes/>`.
+    Start {
+        name: Range<usize>,
+        attrs: Range<usize>,
+        empty: bool,
+    },
+    /// A closing tag that matched the open element.
+    End,
+    /// Character data, references unresolved and line ends as written.
+    Text(Range<usize>),
+    /// The content of a CDATA section.
+    CData(Range<usize>),
+    /// A comment, processing instruction, XML declaration or DOCTYPE.
+    Skipped,
+    /// The end of the input.
+    Eof,
+}
+
+/// What the tokenizer found at the cursor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// A token, which started at the window offset given.
+    Token(Raw, usize),
+    /// The token at the cursor continues past the window; call again with more input.
+    NeedMore,
+}
+
+/// Markup that is not well-formed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Syntax {
+    /// Window offset of the problem.
+    pub(crate) at: usize,
+    pub(crate) message: String,
+    pub(crate) expected: Option<String>,
+}
+
+impl Syntax {
+    fn new(at: usize, message: impl Into<String>, expected: Option<&str>) -> Self {
+        Self {
+            at,
+            message: message.into(),
+            expected: expected.map(str::to_owned),
+        }
+    }
+}
+
+/// The tokenizer's state between tokens: the names of the open elements.
+#[derive(Debug, Default)]
+pub(crate) struct Tokenizer {
+    open: String,
+    open_ends: Vec<usize>,
+}
+
+pub(crate) fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn is_name_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b == b':' || b >= 0x80
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.') || b >= 0x80
+}
+
+/// The length of the name at the start of `bytes` (0 when none starts there).
+fn name_len(bytes: &[u8]) -> usize {
+    match bytes.first() {
+        Some(&b) if is_name_start(b) => bytes
+            .iter()
+            .position(|&b| !is_name_byte(b))
+            .unwrap_or(bytes.len()),
+        _ => 0,
+    }
+}
+
+fn excerpt(s: &str, at: usize) -> &str {
+    let end = (at + 20).min(s.len());
+    let end = (end..=s.len())
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(s.len());
+    &s[at..end]
+}
+
+impl Tokenizer {
+    /// The innermost open element's name.
+    fn top(&self) -> Option<&str> {
+        let end = *self.open_ends.last()?;
+        let start = self
+            .open_ends
+            .len()
+            .checked_sub(2)
+            .map_or(0, |i| self.open_ends[i]);
+        Some(&self.open[start..end])
+    }
+
+    fn pop(&mut self) {
+        self.open_ends.pop();
+        let len = self.open_ends.last().copied().unwrap_or(0);
+        self.open.truncate(len);
+    }
+
+    /// Reads the token at `*pos` in `window`, advancing `*pos` past it. `last` says that no
+    /// input follows the window.
+    pub(crate) fn next(
+        &mut self,
+        window: &str,
+        pos: &mut usize,
+        last: bool,
+    ) -> Result<Step, Syntax> {
+        let b = window.as_bytes();
+        let i = *pos;
+        if i >= b.len() {
+            return Ok(if last {
+                Step::Token(Raw::Eof, i)
+            } else {
+                Step::NeedMore
+            });
+        }
+        if b[i] != b'<' {
+            return Ok(match memchr(b'<', &b[i..]) {
+                Some(n) => {
+                    *pos = i + n;
+                    Step::Token(Raw::Text(i..i + n), i)
+                }
+                None if last => {
+                    *pos = b.len();
+                    Step::Token(Raw::Text(i..b.len()), i)
+                }
+                None => Step::NeedMore,
+            });
+        }
+        let incomplete = |what: &str, expected: &str| {
+            if last {
+                Err(Syntax::new(
+                    i,
+                    format!("document ended inside {what}"),
+                    Some(expected),
+                ))
+            } else {
+                Ok(Step::NeedMore)
+            }
+        };
+        let Some(&next) = b.get(i + 1) else {
+            return incomplete("a tag", "a tag name");
+        };
+        match next {
+            b'/' => {
+                let Some(n) = memchr(b'>', &b[i + 2..]) else {
+                    return incomplete("a closing tag", "'>'");
+                };
+                let gt = i + 2 + n;
+                let inner = &window[i + 2..gt];
+                let len = name_len(inner.as_bytes());
+                if len == 0 || !inner.as_bytes()[len..].iter().all(|&c| is_space(c)) {
+                    return Err(Syntax::new(
+                        i,
+                        format!("malformed closing tag '</{}>'", excerpt(inner, 0)),
+                        Some("'</' name '>'"),
+                    ));
+                }
+                let name = &inner[..len];
+                match self.top() {
+                    Some(open) if super::read::same(open, name) => {}
+                    Some(open) => {
+                        let expected = format!("</{open}>");
+                        return Err(Syntax {
+                            at: i,
+                            message: format!("closing tag </{name}> does not match <{open}>"),
+                            expected: Some(expected),
+                        });
+                    }
+                    None => {
+                        return Err(Syntax::new(
+                            i,
+                            format!("closing tag </{name}> has no open element"),
+                            Some("end of document"),
+                        ));
+                    }
+                }
+                self.pop();
+                *pos = gt + 1;
+                Ok(Step::Token(Raw::End, i))
+            }
+            b'!' => self.bang(window, pos, last),
+            b'?' => {
+                let Some(n) = memmem::find(&b[i + 2..], b"?>") else {
+                    return incomplete("a processing instruction", "'?>'");
+                };
+                if name_len(&b[i + 2..]) == 0 {
+                    return Err(Syntax::new(
+                        i,
+                        "processing instruction without a target",
+                        Some("a name after '<?'"),
+                    ));
+                }
+                *pos = i + 2 + n + 2;
+                Ok(Step::Token(Raw::Skipped, i))
+            }
+            _ => self.start_tag(window, pos, last),
+        }
+    }
+
+    fn start_tag(&mut self, window: &str, pos: &mut usize, last: bool) -> Result<Step, Syntax> {
+        let b = window.as_bytes();
+        let i = *pos;
+        let len = name_len(&b[i + 1..]);
+        if len == 0 {
+            return Err(Syntax::new(
+                i,
+                format!("'<' not followed by a name: '{}'", excerpt(window, i)),
+                Some("an element name, or '&lt;' for a literal '<'"),
+            ));
+        }
+        let name_end = i + 1 + len;
+        // The tag ends at the first '>' outside a quoted attribute value.
+        let mut j = name_end;
+        let gt = loop {
+            match memchr3(b'>', b'"', b'\'', &b[j..]) {
+                None => {
+                    return if last {
+                        Err(Syntax::new(
+                            i,
+                            "document ended inside a start tag",
+                            Some("'>'"),
+                        ))
+                    } else {
+                        Ok(Step::NeedMore)
+                    };
+                }
+                Some(n) if b[j + n] == b'>' => break j + n,
+                Some(n) => {
+                    let q = j + n;
+                    match memchr(b[q], &b[q + 1..]) {
+                        Some(m) => j = q + 1 + m + 1,
+                        None => {
+                            return if last {
+                                Err(Syntax::new(
+                                    q,
+                                    "document ended inside an attribute value",
+                                    Some("a closing quote"),
+                                ))
+                            } else {
+                                Ok(Step::NeedMore)
+                            };
+                        }
+                    }
+                }
+            }
+        };
+        let empty = b[gt - 1] == b'/' && gt > name_end;
+        let attrs_end = if empty { gt - 1 } else { gt };
+        if attrs_end > name_end && !is_space(b[name_end]) {
+            return Err(Syntax::new(
+                name_end,
+                format!(
+                    "unexpected character in the name of <{}",
+                    &window[i + 1..name_end]
+                ),
+                Some("white space, '>' or '/>'"),
+            ));
+        }
+        if !empty {
+            self.open.push_str(&window[i + 1..name_end]);
+            self.open_ends.push(self.open.len());
+        }
+        *pos = gt + 1;
+        Ok(Step::Token(
+            Raw::Start {
+                name: i + 1..name_end,
+                attrs: name_end..attrs_end,
+                empty,
+            },
+            i,
+        ))
+    }
+
+    /// `<!--`, `<![CDATA[` or `<!DOCTYPE`.
+    fn bang(&mut self, window: &str, pos: &mut usize, last: bool) -> Result<Step, Syntax> {
+        let b = window.as_bytes();
+        let i = *pos;
+        let rest = &b[i..];
+        let need = |what: &str, expected: &str| {
+            if last {
+                Err(Syntax::new(
+                    i,
+                    format!("document ended inside {what}"),
+                    Some(expected),
+                ))
+            } else {
+                Ok(Step::NeedMore)
+            }
+        };
+        // Too short to tell which markup this is yet.
+        if rest.len() < 9
+            && !last
+            && [&b"<!--"[..], b"<![CDATA[", b"<!DOCTYPE"]
+                .iter()
+                .any(|p| p.starts_with(rest))
+        {
+            return Ok(Step::NeedMore);
+        }
+        if rest.starts_with(b"<!--") {
+            let Some(n) = memmem::find(&b[i + 4..], b"-->") else {
+                return need("a comment", "'-->'");
+            };
+            *pos = i + 4 + n + 3;
+            return Ok(Step::Token(Raw::Skipped, i));
+        }
+        if rest.starts_with(b"<![CDATA[") {
+            let Some(n) = memmem::find(&b[i + 9..], b"]]>") else {
+                return need("a CDATA section", "']]>'");
+            };
+            *pos = i + 9 + n + 3;
+            return Ok(Step::Token(Raw::CData(i + 9..i + 9 + n), i));
+        }
+        if rest.starts_with(b"<!DOCTYPE") {
+            // Skip the declaration and its internal subset without interpreting either:
+            // entities are never expanded.
+            let mut depth = 0usize;
+            let mut j = i + 9;
+            while j < b.len() {
+                match b[j] {
+                    q @ (b'"' | b'\'') => match memchr(q, &b[j + 1..]) {
+                        Some(m) => j += m + 1,
+                        None => return need("a DOCTYPE", "a closing quote"),
+                    },
+                    b'[' => depth += 1,
+                    b']' => depth = depth.saturating_sub(1),
+                    b'>' if depth == 0 => {
+                        *pos = j + 1;
+                        return Ok(Step::Token(Raw::Skipped, i));
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            return need("a DOCTYPE", "'>'");
+        }
+        Err(Syntax::new(
+            i,
+            format!("unknown markup '{}'", excerpt(window, i)),
+            Some("'<!--', '<![CDATA[' or '<!DOCTYPE'"),
+        ))
+    }
+}
+
+/// One attribute of a start tag: the qualified name and the raw value, as ranges into the
+/// attribute text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AttrSpan {
+    pub(crate) name: Range<usize>,
+    pub(crate) value: Range<usize>,
+}
+
+/// Splits the attribute text of a start tag into attributes, appending them to `out`.
+///
+/// # Errors
+/// A message (and what was expected) for attribute syntax that is not well-formed; the
+/// offset is into `attrs`.
+pub(crate) fn split_attributes(attrs: &str, out: &mut Vec<AttrSpan>) -> Result<(), Syntax> {
+    let b = attrs.as_bytes();
+    let mut i = 0;
+    loop {
+        let before = i;
+        while i < b.len() && is_space(b[i]) {
+            i += 1;
+        }
+        if i == b.len() {
+            return Ok(());
+        }
+        if i == before && before != 0 {
+            return Err(Syntax::new(
+                i,
+                format!(
+                    "attributes must be separated by white space at '{}'",
+                    excerpt(attrs, i)
+                ),
+                Some("white space"),
+            ));
+        }
+        let len = name_len(&b[i..]);
+        if len == 0 {
+            return Err(Syntax::new(
+                i,
+                format!("expected an attribute name at '{}'", excerpt(attrs, i)),
+                Some("an attribute name"),
+            ));
+        }
+        let name = i..i + len;
+        i += len;
+        while i < b.len() && is_space(b[i]) {
+            i += 1;
+        }
+        if b.get(i) != Some(&b'=') {
+            return Err(Syntax::new(
+                i,
+                format!("attribute '{}' has no value", &attrs[name]),
+                Some("'='"),
+            ));
+        }
+        i += 1;
+        while i < b.len() && is_space(b[i]) {
+            i += 1;
+        }
+        let q = match b.get(i) {
+            Some(&q @ (b'"' | b'\'')) => q,
+            _ => {
+                return Err(Syntax::new(
+                    i,
+                    format!("value of attribute '{}' is not quoted", &attrs[name]),
+                    Some("'\"' or '''"),
+                ));
+            }
+        };
+        // The tag scanner only ends a tag outside quotes, so the closing quote is there.
+        let Some(n) = memchr(q, &b[i + 1..]) else {
+            return Err(Syntax::new(
+                i,
+                format!("value of attribute '{}' is not closed", &attrs[name]),
+                Some("a closing quote"),
+            ));
+        };
+        if memchr(b'<', &b[i + 1..i + 1 + n]).is_some() {
+            return Err(Syntax::new(
+                i,
+                format!("'<' in the value of attribute '{}'", &attrs[name]),
+                Some("'&lt;'"),
+            ));
+        }
+        out.push(AttrSpan {
+            name,
+            value: i + 1..i + 1 + n,
+        });
+        i += n + 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(doc: &str) -> Result<Vec<(Raw, usize)>, Syntax> {
+        let mut t = Tokenizer::default();
+        let mut pos = 0;
+        let mut out = Vec::new();
+        loop {
+            match t.next(doc, &mut pos, true)? {
+                Step::Token(Raw::Eof, _) => return Ok(out),
+                Step::Token(tok, at) => out.push((tok, at)),
+                Step::NeedMore => unreachable!("the whole document is given"),
+            }
+        }
+    }
+
+    #[test]
+    fn splits_markup_and_text() {
+        let doc = "<?xml version=\"1.0\"?><!-- c --><a x='1>'><b/>t&amp;<![CDATA[<x>]]></a>";
+        let toks = tokens(doc).expect("well-formed");
+        let kinds: Vec<&Raw> = toks.iter().map(|(t, _)| t).collect();
+        assert!(matches!(kinds[0], Raw::Skipped));
+        assert!(matches!(kinds[1], Raw::Skipped));
+        let Raw::Start { name, attrs, empty } = kinds[2].clone() else {
+            panic!("{kinds:?}")
+        };
+        assert_eq!((&doc[name], &doc[attrs], empty), ("a", " x='1>'", false));
+        assert!(matches!(kinds[3], Raw::Start { empty: true, .. }));
+        assert!(matches!(kinds[4], Raw::Text(r) if &doc[r.clone()] == "t&amp;"));
+        assert!(matches!(kinds[5], Raw::CData(r) if &doc[r.clone()] == "<x>"));
+        assert_eq!(kinds[6], &Raw::End);
+    }
+
+    #[test]
+    fn end_tags_must_match() {
+        let err = tokens("<a><b></a>").expect_err("mismatch");
+        assert_eq!(err.at, 6);
+        assert_eq!(err.expected.as_deref(), Some("</b>"));
+        assert!(tokens("</a>").is_err());
+        assert!(tokens("<a></a ").is_err());
+        assert!(tokens("<a></ a>").is_err());
+    }
+
+    #[test]
+    fn malformed_markup_is_located() {
+        for (doc, at) in [
+            ("<a>< b</a>", 3),
+            ("<a><!x></a>", 3),
+            ("<a><!-- open", 3),
+            ("<a><b x='1></a>", 8),
+            ("<a><1/></a>", 3),
+            ("<a><b\"x\"/></a>", 5),
+        ] {
+            let err = tokens(doc).expect_err(doc);
+            assert_eq!(err.at, at, "{doc}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn doctype_is_skipped_whole() {
+        let doc = "<!DOCTYPE feed [<!ENTITY x \"a>b\"> <!ELEMENT e ANY>]><feed/>";
+        let toks = tokens(doc).expect("well-formed");
+        assert_eq!(toks[0].0, Raw::Skipped);
+        assert!(matches!(&toks[1].0, Raw::Start { name, .. } if &doc[name.clone()] == "feed"));
+    }
+
+    #[test]
+    fn a_window_that_ends_mid_token_asks_for_more() {
+        let doc = "<feed><entry x='1'>text</entry></feed>";
+        for cut in 1..doc.len() {
+            let mut t = Tokenizer::default();
+            let mut pos = 0;
+            let mut seen = Vec::new();
+            // Feed the document in two windows: up to `cut`, then all of it.
+            while let Step::Token(tok, _) = t.next(&doc[..cut], &mut pos, false).expect("prefix") {
+                seen.push(tok);
+            }
+            loop {
+                match t.next(doc, &mut pos, true).expect("rest") {
+                    Step::Token(Raw::Eof, _) => break,
+                    Step::Token(tok, _) => seen.push(tok),
+                    Step::NeedMore => unreachable!(),
+                }
+            }
+            assert_eq!(
+                seen,
+                tokens(doc)
+                    .expect("whole")
+                    .into_iter()
+                    .map(|t| t.0)
+                    .collect::<Vec<_>>(),
+                "cut {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn attributes_split_with_their_errors() {
+        let mut out = Vec::new();
+        let attrs = " a=\"1\"  b = 'x\"y'\n";
+        split_attributes(attrs, &mut out).expect("well-formed");
+        let got: Vec<(&str, &str)> = out
+            .iter()
+            .map(|a| (&attrs[a.name.clone()], &attrs[a.value.clone()]))
+            .collect();
+        assert_eq!(got, [("a", "1"), ("b", "x\"y")]);
+        for bad in [" a", " a=1", " a='1'b='2'", " ='1'", " a='<'"] {
+            out.clear();
+            assert!(split_attributes(bad, &mut out).is_err(), "{bad}");
+        }
+    }
+
+    /// The element structure as quick-xml sees it: `<name` for a start (with `/` when
+    /// empty), `>` for an end; `None` when quick-xml finds the markup not well-formed.
+    fn oracle(doc: &str) -> Option<Vec<String>> {
+        use quick_xml::events::Event;
+        let mut r = quick_xml::Reader::from_str(doc);
+        r.config_mut().check_end_names = true;
+        let mut out = Vec::new();
+        loop {
+            match r.read_event().ok()? {
+                Event::Start(e) => out.push(format!("<{}", e.name().0)),
+                Event::Empty(e) => out.push(format!("<{}/", e.name().0)),
+                Event::End(_) => out.push(">".into()),
+                Event::Eof => return Some(out),
+                _ => {}
+            }
+        }
+    }
+
+    fn ours(doc: &str) -> Result<Vec<String>, Syntax> {
+        let doc = doc.strip_prefix('\u{feff}').unwrap_or(doc);
+        Ok(tokens(doc)?
+            .into_iter()
+            .filter_map(|(t, _)| match t {
+                Raw::Start { name, empty, .. } => {
+                    Some(format!("<{}{}", &doc[name], if empty { "/" } else { "" }))
+                }
+                Raw::End => Some(">".into()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    // Every real feed and every in-repo deviation fixture tokenizes into the same element
+    // structure as quick-xml finds, and is well-formed to both or to neither.
+    #[test]
+    fn agrees_with_quick_xml_on_real_feeds() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let shared = match std::env::var_os("SYND_FIXTURES") {
+            Some(d) => std::path::PathBuf::from(d),
+            None => root.join("../../shared/fixtures"),
+        };
+        let mut files = Vec::new();
+        for dir in [shared.join("feeds"), root.join("tests/data")] {
+            let Ok(listing) = std::fs::read_dir(&dir) else {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "{} is missing",
+                    dir.display()
+                );
+                continue;
+            };
+            files.extend(listing.filter_map(|e| e.ok()).map(|e| e.path()));
+        }
+        let mut compared = 0;
+        for path in files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+        {
+            let Ok(doc) = std::fs::read_to_string(path) else {
+                continue;
+            };
+            match (oracle(&doc), ours(&doc)) {
+                (Some(theirs), Ok(mine)) => {
+                    assert_eq!(mine, theirs, "{}", path.display());
+                    compared += 1;
+                }
+                (None, Err(_)) => {}
+                (theirs, mine) => panic!(
+                    "{}: quick-xml well-formed {}, ours {:?}",
+                    path.display(),
+                    theirs.is_some(),
+                    mine.err()
+                ),
+            }
+        }
+        assert!(compared >= 10, "compared {compared} documents");
+    }
+}
