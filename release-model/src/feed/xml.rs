@@ -87,6 +87,23 @@ fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.') || b >= 0x80
 }
 
+/// Bytes looked at one by one before handing a search to `memchr`: most searches in a feed
+/// end within a few bytes (the white space between elements, a closing tag's name), where
+/// `memchr`'s setup costs more than the scan.
+const SHORT_SCAN: usize = 16;
+
+/// The index of the first `needle` in `hay`.
+fn find(needle: u8, hay: &[u8]) -> Option<usize> {
+    let head = &hay[..hay.len().min(SHORT_SCAN)];
+    match head.iter().position(|&b| b == needle) {
+        Some(i) => Some(i),
+        None if hay.len() > SHORT_SCAN => {
+            memchr(needle, &hay[SHORT_SCAN..]).map(|i| i + SHORT_SCAN)
+        }
+        None => None,
+    }
+}
+
 /// The length of the name at the start of `bytes` (0 when none starts there).
 fn name_len(bytes: &[u8]) -> usize {
     match bytes.first() {
@@ -142,7 +159,7 @@ impl Tokenizer {
             });
         }
         if b[i] != b'<' {
-            return Ok(match memchr(b'<', &b[i..]) {
+            return Ok(match find(b'<', &b[i..]) {
                 Some(n) => {
                     *pos = i + n;
                     Step::Token(Raw::Text(i..i + n), i)
@@ -170,7 +187,7 @@ impl Tokenizer {
         };
         match next {
             b'/' => {
-                let Some(n) = memchr(b'>', &b[i + 2..]) else {
+                let Some(n) = find(b'>', &b[i + 2..]) else {
                     return incomplete("a closing tag", "'>'");
                 };
                 let gt = i + 2 + n;
@@ -255,7 +272,7 @@ impl Tokenizer {
                 Some(n) if b[j + n] == b'>' => break j + n,
                 Some(n) => {
                     let q = j + n;
-                    match memchr(b[q], &b[q + 1..]) {
+                    match find(b[q], &b[q + 1..]) {
                         Some(m) => j = q + 1 + m + 1,
                         None => {
                             return if last {
@@ -438,7 +455,7 @@ pub(crate) fn split_attributes(attrs: &str, out: &mut Vec<AttrSpan>) -> Result<(
             }
         };
         // The tag scanner only ends a tag outside quotes, so the closing quote is there.
-        let Some(n) = memchr(q, &b[i + 1..]) else {
+        let Some(n) = find(q, &b[i + 1..]) else {
             return Err(Syntax::new(
                 i,
                 format!("value of attribute '{}' is not closed", &attrs[name]),
