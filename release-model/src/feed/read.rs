@@ -144,8 +144,9 @@ pub struct ReadOutcome {
 /// Reads a whole feed from bytes.
 ///
 /// # Errors
-/// A document that is not well-formed XML (lenient mode recovers a raw `&`), whose root is
-/// not an Atom feed, or that exceeds a limit; each error carries line and column.
+/// A document that is not UTF-8 or not well-formed XML (lenient mode recovers a raw `&` and
+/// keeps an undeclared entity as text), whose root is not an Atom feed, or that exceeds a
+/// limit; each error carries line and column.
 pub fn read_feed(bytes: &[u8], options: &ReadOptions) -> Result<ReadOutcome, Error> {
     let source = SliceSource::new(bytes).map_err(|(e, position)| match e {
         SourceError::Syntax {

@@ -123,6 +123,20 @@ fn excerpt(s: &str, at: usize) -> &str {
     &s[at..end]
 }
 
+/// A token that continues past the window: more input is needed, or, when none follows,
+/// the document ended inside it.
+fn ended_inside(at: usize, last: bool, what: &str, expected: &str) -> Result<Step, Syntax> {
+    if last {
+        Err(Syntax::new(
+            at,
+            format!("document ended inside {what}"),
+            Some(expected),
+        ))
+    } else {
+        Ok(Step::NeedMore)
+    }
+}
+
 impl Tokenizer {
     /// The innermost open element's name.
     fn top(&self) -> Option<&str> {
@@ -171,17 +185,7 @@ impl Tokenizer {
                 None => Step::NeedMore,
             });
         }
-        let incomplete = |what: &str, expected: &str| {
-            if last {
-                Err(Syntax::new(
-                    i,
-                    format!("document ended inside {what}"),
-                    Some(expected),
-                ))
-            } else {
-                Ok(Step::NeedMore)
-            }
-        };
+        let incomplete = |what: &str, expected: &str| ended_inside(i, last, what, expected);
         let Some(&next) = b.get(i + 1) else {
             return incomplete("a tag", "a tag name");
         };
@@ -258,32 +262,14 @@ impl Tokenizer {
         let mut j = name_end;
         let gt = loop {
             match memchr3(b'>', b'"', b'\'', &b[j..]) {
-                None => {
-                    return if last {
-                        Err(Syntax::new(
-                            i,
-                            "document ended inside a start tag",
-                            Some("'>'"),
-                        ))
-                    } else {
-                        Ok(Step::NeedMore)
-                    };
-                }
+                None => return ended_inside(i, last, "a start tag", "'>'"),
                 Some(n) if b[j + n] == b'>' => break j + n,
                 Some(n) => {
                     let q = j + n;
                     match find(b[q], &b[q + 1..]) {
                         Some(m) => j = q + 1 + m + 1,
                         None => {
-                            return if last {
-                                Err(Syntax::new(
-                                    q,
-                                    "document ended inside an attribute value",
-                                    Some("a closing quote"),
-                                ))
-                            } else {
-                                Ok(Step::NeedMore)
-                            };
+                            return ended_inside(q, last, "an attribute value", "a closing quote");
                         }
                     }
                 }
@@ -321,17 +307,7 @@ impl Tokenizer {
         let b = window.as_bytes();
         let i = *pos;
         let rest = &b[i..];
-        let need = |what: &str, expected: &str| {
-            if last {
-                Err(Syntax::new(
-                    i,
-                    format!("document ended inside {what}"),
-                    Some(expected),
-                ))
-            } else {
-                Ok(Step::NeedMore)
-            }
-        };
+        let need = |what: &str, expected: &str| ended_inside(i, last, what, expected);
         // Too short to tell which markup this is yet.
         if rest.len() < 9
             && !last
