@@ -43,6 +43,7 @@ pub(crate) trait Source {
     fn position(&mut self, offset: u64) -> Position;
 }
 
+#[inline(always)]
 fn token_of(window: &str, raw: Raw) -> Token<'_> {
     match raw {
         Raw::Start { name, attrs, empty } => Token::Start {
@@ -169,6 +170,7 @@ impl<'i> SliceSource<'i> {
 }
 
 impl Source for SliceSource<'_> {
+    #[inline]
     fn next_token(&mut self) -> Result<(Token<'_>, u64), SourceError> {
         match self.tokenizer.next(self.text, &mut self.pos, true) {
             Ok(Step::Token(raw, at)) => Ok((token_of(self.text, raw), at as u64)),
@@ -310,6 +312,7 @@ impl<R: BufRead> BufSource<R> {
 }
 
 impl<R: BufRead> Source for BufSource<R> {
+    #[inline]
     fn next_token(&mut self) -> Result<(Token<'_>, u64), SourceError> {
         let (raw, at) = loop {
             if !self.started {
