@@ -427,7 +427,7 @@ impl Serialize for LinkRel {
 }
 
 /// An `atom:link` with the syndication attributes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct Link {
     /// `rel`; absent means `alternate` (RFC 4287), but the IG requires it.
@@ -435,7 +435,6 @@ pub struct Link {
     /// `href`: the download URL, as written (`https:`, `file:`, `classpath:` …).
     pub href: String,
     /// `type`: the artefact's media type.
-    #[serde(rename = "type")]
     pub media_type: Option<Arc<str>>,
     /// `length`: the exact byte count at `href` (u64: binary indexes exceed 1.8 GB).
     pub length: Option<Checked<u64>>,
@@ -443,20 +442,32 @@ pub struct Link {
     pub sha256: Option<Checked<Sha256>>,
     /// `sct:md5Hash`.
     pub md5: Option<Checked<Md5>>,
+    /// What real links rarely carry, in one allocation: most entries have a link, and these
+    /// fields would otherwise be a third of the entry's memory.
+    extras: Option<Box<LinkExtras>>,
+}
+
+/// The parts of a [`Link`] that real feeds rarely use. Read them through [`Link`]'s
+/// accessors; change them through [`Link::extras_mut`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct LinkExtras {
     /// `onto:validated`: the publisher re-verified the bytes since publishing.
     pub validated: Option<Checked<bool>>,
     /// `title`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// `hreflang`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hreflang: Option<String>,
     /// Foreign attributes.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,
     /// Foreign content (links are normally empty).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<Element>,
+}
+
+impl LinkExtras {
+    fn is_empty(&self) -> bool {
+        *self == LinkExtras::default()
+    }
 }
 
 impl Link {
@@ -467,6 +478,42 @@ impl Link {
             href: href.into(),
             ..Self::default()
         }
+    }
+
+    /// The rarely used parts, when any is set.
+    fn extras(&self) -> Option<&LinkExtras> {
+        self.extras.as_deref().filter(|x| !x.is_empty())
+    }
+
+    /// The rarely used parts, for changing them (created empty on first use; an empty set
+    /// compares equal to none).
+    pub fn extras_mut(&mut self) -> &mut LinkExtras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
+    /// `onto:validated`, when present.
+    pub fn validated(&self) -> Option<&Checked<bool>> {
+        self.extras().and_then(|x| x.validated.as_ref())
+    }
+
+    /// `title`, when present.
+    pub fn title(&self) -> Option<&str> {
+        self.extras().and_then(|x| x.title.as_deref())
+    }
+
+    /// `hreflang`, when present.
+    pub fn hreflang(&self) -> Option<&str> {
+        self.extras().and_then(|x| x.hreflang.as_deref())
+    }
+
+    /// Foreign attributes.
+    pub fn attributes(&self) -> &[Attribute] {
+        self.extras().map_or(&[], |x| &x.attributes)
+    }
+
+    /// Foreign content.
+    pub fn extensions(&self) -> &[Element] {
+        self.extras().map_or(&[], |x| &x.extensions)
     }
 
     /// The effective relation: `alternate` when `rel` is absent.
@@ -492,6 +539,81 @@ impl Link {
     /// The well-formed MD5, if any.
     pub fn md5(&self) -> Option<&Md5> {
         self.md5.as_ref().and_then(Checked::valid)
+    }
+
+    fn key(
+        &self,
+    ) -> (
+        &Option<LinkRel>,
+        &str,
+        &Option<Arc<str>>,
+        &Option<Checked<u64>>,
+        &Option<Checked<Sha256>>,
+        &Option<Checked<Md5>>,
+        Option<&LinkExtras>,
+    ) {
+        (
+            &self.rel,
+            &self.href,
+            &self.media_type,
+            &self.length,
+            &self.sha256,
+            &self.md5,
+            self.extras(),
+        )
+    }
+}
+
+impl PartialEq for Link {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Link {}
+
+impl std::hash::Hash for Link {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl Serialize for Link {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// The JSON shape of a link: the extras' fields sit beside the others.
+        #[derive(Serialize)]
+        struct Shape<'a> {
+            rel: &'a Option<LinkRel>,
+            href: &'a str,
+            #[serde(rename = "type")]
+            media_type: &'a Option<Arc<str>>,
+            length: &'a Option<Checked<u64>>,
+            sha256: &'a Option<Checked<Sha256>>,
+            md5: &'a Option<Checked<Md5>>,
+            validated: Option<&'a Checked<bool>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            title: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            hreflang: Option<&'a str>,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            attributes: &'a [Attribute],
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            extensions: &'a [Element],
+        }
+        Shape {
+            rel: &self.rel,
+            href: &self.href,
+            media_type: &self.media_type,
+            length: &self.length,
+            sha256: &self.sha256,
+            md5: &self.md5,
+            validated: self.validated(),
+            title: self.title(),
+            hreflang: self.hreflang(),
+            attributes: self.attributes(),
+            extensions: self.extensions(),
+        }
+        .serialize(s)
     }
 }
 
@@ -809,5 +931,25 @@ impl Feed {
             e.identifier.as_ref() == Some(&item.identifier)
                 && e.version.as_ref() == Some(&item.version)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::{BuildHasher, RandomState};
+
+    use super::*;
+
+    #[test]
+    fn a_link_with_empty_extras_equals_one_without() {
+        let plain = Link::new(LinkRel::Alternate, "https://example.org/a.zip");
+        let mut touched = plain.clone();
+        touched.extras_mut().attributes.clear();
+        assert_eq!(plain, touched);
+        let hasher = RandomState::new();
+        assert_eq!(hasher.hash_one(&plain), hasher.hash_one(&touched));
+        touched.extras_mut().title = Some("Release notes".into());
+        assert_ne!(plain, touched);
+        assert_eq!(touched.title(), Some("Release notes"));
     }
 }

@@ -1751,8 +1751,8 @@ impl<S: TokenSource> Parser<S> {
                 AttrKey::Rel => link.rel = Some(LinkRel::parse(self.value(&a))),
                 AttrKey::Href => link.href = self.value_string(&a),
                 AttrKey::Type => link.media_type = Some(self.shared_value(&a)),
-                AttrKey::Title => link.title = Some(self.value_string(&a)),
-                AttrKey::Hreflang => link.hreflang = Some(self.value_string(&a)),
+                AttrKey::Title => link.extras_mut().title = Some(self.value_string(&a)),
+                AttrKey::Hreflang => link.extras_mut().hreflang = Some(self.value_string(&a)),
                 AttrKey::Length => {
                     link.length = Some(match parse_length(self.value(&a)) {
                         Some(LengthRead::Plain(n)) => Checked::Valid(n),
@@ -1773,12 +1773,12 @@ impl<S: TokenSource> Parser<S> {
                 AttrKey::UnprefixedSha256 => unprefixed_sha = Some(self.value_string(&a)),
                 AttrKey::UnprefixedMd5 => unprefixed_md5 = Some(self.value_string(&a)),
                 AttrKey::Validated => {
-                    link.validated = Some(match parse_bool(self.value(&a)) {
+                    link.extras_mut().validated = Some(match parse_bool(self.value(&a)) {
                         Some(b) => Checked::Valid(b),
                         None => Checked::Malformed(self.value_string(&a)),
                     });
                 }
-                _ => link.attributes.push(self.attribute(a)),
+                _ => link.extras_mut().attributes.push(self.attribute(a)),
             }
         }
         self.markup.recycle(attrs);
@@ -1793,7 +1793,7 @@ impl<S: TokenSource> Parser<S> {
                 );
                 link.sha256 = Some(sha256(&raw));
             } else {
-                link.attributes.push(Attribute {
+                link.extras_mut().attributes.push(Attribute {
                     name: XmlName::new(None, "sha256Hash"),
                     value: raw,
                 });
@@ -1808,13 +1808,16 @@ impl<S: TokenSource> Parser<S> {
                 );
                 link.md5 = Some(md5(&raw));
             } else {
-                link.attributes.push(Attribute {
+                link.extras_mut().attributes.push(Attribute {
                     name: XmlName::new(None, "md5Hash"),
                     value: raw,
                 });
             }
         }
-        link.extensions = self.children_as_extensions()?;
+        let extensions = self.children_as_extensions()?;
+        if !extensions.is_empty() {
+            link.extras_mut().extensions = extensions;
+        }
         Ok(link)
     }
 

@@ -70,8 +70,9 @@ fn syntax(base: u64, s: Syntax) -> SourceError {
 const BOM: &str = "\u{feff}";
 
 /// Line starts are remembered this far back, so positions of findings inside the current
-/// entry resolve after the reader has moved on.
-const RECENT_LINES: usize = 4096;
+/// entry resolve after the reader has moved on (an entry is a few dozen lines). Past that, a
+/// document in memory is counted again from its start.
+const RECENT_LINES: usize = 1024;
 
 /// Lines counted up to an offset, moving forward only.
 #[derive(Debug, Default)]

@@ -418,7 +418,7 @@ fn ig_fragments_are_not_well_formed_lenient_recovers_strict_locates() {
             .collect::<Vec<_>>(),
         ["snomed-au", "licensed-content"]
     );
-    assert_eq!(onto.links[0].validated, Some(Checked::Valid(true)));
+    assert_eq!(onto.links[0].validated(), Some(&Checked::Valid(true)));
     let fs = findings(&o, Profile::Lenient);
     assert!(
         count(&fs, FindingCode::LinkSha256Malformed) >= 3,

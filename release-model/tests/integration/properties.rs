@@ -132,8 +132,8 @@ fn link() -> impl Strategy<Value = Link> {
             l.length = length;
             l.sha256 = sha;
             l.md5 = md5;
-            l.validated = validated;
-            l.attributes = dedup(attrs);
+            l.extras_mut().validated = validated;
+            l.extras_mut().attributes = dedup(attrs);
             l
         })
 }
