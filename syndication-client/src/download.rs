@@ -15,6 +15,9 @@ use crate::auth::TokenSource;
 use crate::error::{Error, ShownUrl};
 use crate::http::{ClientOptions, Http, Idempotent, Verb};
 
+/// Bytes written between syncs of a download's temporary file.
+const SYNC_EVERY: usize = 8 << 20;
+
 /// What a verified download checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -121,8 +124,16 @@ impl Downloader {
         });
         let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let mut file = file;
+            let mut unsynced = 0usize;
             while let Some(chunk) = write_rx.blocking_recv() {
                 file.write_all(&chunk)?;
+                // Writing back as the download goes overlaps the disk with the network and
+                // the hash; one sync of the whole file at the end waits for all of it.
+                unsynced += chunk.len();
+                if unsynced >= SYNC_EVERY {
+                    file.sync_data()?;
+                    unsynced = 0;
+                }
             }
             file.sync_all()
         });

@@ -577,6 +577,38 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     d
 }
 
+// Larger than the interval at which the temporary file is synced while it is written (8 MiB),
+// with one byte changed so a hash over a wrongly ordered or dropped chunk would not match.
+#[tokio::test]
+async fn a_download_synced_in_slices_lands_whole() {
+    let mut body: Vec<u8> = (0..10usize << 20).map(|i| (i % 251) as u8).collect();
+    body[9 << 20] ^= 0xff;
+    let srv = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/index.bin"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(body.clone()))
+        .mount(&srv)
+        .await;
+    let dir = temp_dir("sliced");
+    let d =
+        Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing()).expect("downloader");
+    let out = d
+        .download(
+            &link(
+                format!("{}/index.bin", srv.uri()),
+                Some(body.len() as u64),
+                Some(sha_hex(&body)),
+            ),
+            &dir.join("index.bin"),
+            |_, _| {},
+        )
+        .await
+        .expect("verified");
+    assert_eq!(out.bytes, body.len() as u64);
+    assert!(std::fs::read(dir.join("index.bin")).expect("landed") == body);
+    assert_eq!(leftovers(&dir), ["index.bin"]);
+}
+
 #[tokio::test]
 async fn downloads_are_verified_before_they_land() {
     let body = b"SNOMED CT-AU release bytes".repeat(1000);

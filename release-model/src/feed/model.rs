@@ -541,17 +541,7 @@ impl Link {
         self.md5.as_ref().and_then(Checked::valid)
     }
 
-    fn key(
-        &self,
-    ) -> (
-        &Option<LinkRel>,
-        &str,
-        &Option<Arc<str>>,
-        &Option<Checked<u64>>,
-        &Option<Checked<Sha256>>,
-        &Option<Checked<Md5>>,
-        Option<&LinkExtras>,
-    ) {
+    fn key(&self) -> LinkKey<'_> {
         (
             &self.rel,
             &self.href,
@@ -563,6 +553,17 @@ impl Link {
         )
     }
 }
+
+/// What a link's equality and hash are over: every part, with empty extras as none.
+type LinkKey<'a> = (
+    &'a Option<LinkRel>,
+    &'a str,
+    &'a Option<Arc<str>>,
+    &'a Option<Checked<u64>>,
+    &'a Option<Checked<Sha256>>,
+    &'a Option<Checked<Md5>>,
+    Option<&'a LinkExtras>,
+);
 
 impl PartialEq for Link {
     fn eq(&self, other: &Self) -> bool {
