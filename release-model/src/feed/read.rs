@@ -1284,7 +1284,7 @@ impl<S: TokenSource> Parser<S> {
             let mode = self.mode;
             let max_text = self.limits.max_text_bytes;
             let depth = self.depth + 1;
-            let result: Result<Option<Tok>, Fail> = match self.src.next_token() {
+            let result: Result<Option<Tok>, Fail> = match self.src.next_token(!want_text) {
                 Err(e) => Err(Fail::Source(e)),
                 Ok((token, offset)) => match token {
                     Token::Start { name, attrs, empty } => {
@@ -1582,6 +1582,25 @@ impl<S: TokenSource> Parser<S> {
             return self.element(s).map(Leaf::Element);
         }
         self.text.clear();
+        if !self.pending_end {
+            let (mode, max_text) = (self.mode, self.limits.max_text_bytes);
+            let quick = self.src.leaf_text().map(|(raw, offset)| {
+                unescape_text(raw, offset, mode, &mut self.notes, &mut self.text).and_then(|()| {
+                    if self.text.len() > max_text {
+                        Err(Fail::Limit(Limit::TextSize, max_text as u64, offset))
+                    } else {
+                        Ok(())
+                    }
+                })
+            });
+            if let Some(read) = quick {
+                self.flush_notes();
+                read.map_err(|f| self.fail(f))?;
+                self.markup.ns.end(self.depth);
+                self.depth = self.depth.saturating_sub(1);
+                return Ok(Leaf::Text);
+            }
+        }
         loop {
             match self.next_tok(true)? {
                 Tok::Text => {}

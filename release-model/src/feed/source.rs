@@ -35,8 +35,12 @@ pub(crate) enum SourceError {
 }
 
 pub(crate) trait Source {
-    /// The next token and the document offset where it starts.
-    fn next_token(&mut self) -> Result<(Token<'_>, u64), SourceError>;
+    /// The next token and the document offset where it starts; with `skip_space`, white
+    /// space before it is passed over.
+    fn next_token(&mut self, skip_space: bool) -> Result<(Token<'_>, u64), SourceError>;
+    /// The raw text of the open element and its offset, when the element holds only text and
+    /// its end tag follows in the input already read; the element is then closed.
+    fn leaf_text(&mut self) -> Option<(&str, u64)>;
     /// The document offset of the next token.
     fn offset(&self) -> u64;
     /// The line and column of a document offset already read.
@@ -172,8 +176,11 @@ impl<'i> SliceSource<'i> {
 
 impl Source for SliceSource<'_> {
     #[inline]
-    fn next_token(&mut self) -> Result<(Token<'_>, u64), SourceError> {
-        match self.tokenizer.next(self.text, &mut self.pos, true) {
+    fn next_token(&mut self, skip_space: bool) -> Result<(Token<'_>, u64), SourceError> {
+        match self
+            .tokenizer
+            .next(self.text, &mut self.pos, true, skip_space)
+        {
             Ok(Step::Token(raw, at)) => Ok((token_of(self.text, raw), at as u64)),
             Ok(Step::NeedMore) => Err(SourceError::Syntax {
                 offset: self.pos as u64,
@@ -182,6 +189,12 @@ impl Source for SliceSource<'_> {
             }),
             Err(s) => Err(syntax(0, s)),
         }
+    }
+
+    #[inline]
+    fn leaf_text(&mut self) -> Option<(&str, u64)> {
+        let r = self.tokenizer.leaf_text(self.text, &mut self.pos)?;
+        Some((&self.text[r.clone()], r.start as u64))
     }
 
     fn offset(&self) -> u64 {
@@ -314,19 +327,28 @@ impl<R: BufRead> BufSource<R> {
 
 impl<R: BufRead> Source for BufSource<R> {
     #[inline]
-    fn next_token(&mut self) -> Result<(Token<'_>, u64), SourceError> {
+    fn next_token(&mut self, skip_space: bool) -> Result<(Token<'_>, u64), SourceError> {
         let (raw, at) = loop {
             if !self.started {
                 self.refill()?;
                 continue;
             }
-            match self.tokenizer.next(&self.window, &mut self.pos, self.ended) {
+            match self
+                .tokenizer
+                .next(&self.window, &mut self.pos, self.ended, skip_space)
+            {
                 Ok(Step::Token(raw, at)) => break (raw, at),
                 Ok(Step::NeedMore) => self.refill()?,
                 Err(s) => return Err(syntax(self.base, s)),
             }
         };
         Ok((token_of(&self.window, raw), self.base + at as u64))
+    }
+
+    #[inline]
+    fn leaf_text(&mut self) -> Option<(&str, u64)> {
+        let r = self.tokenizer.leaf_text(&self.window, &mut self.pos)?;
+        Some((&self.window[r.clone()], self.base + r.start as u64))
     }
 
     fn offset(&self) -> u64 {
@@ -352,7 +374,7 @@ mod tests {
     fn drain<S: Source>(src: &mut S) -> Result<Vec<(String, u64)>, SourceError> {
         let mut out = Vec::new();
         loop {
-            let (tok, at) = src.next_token()?;
+            let (tok, at) = src.next_token(false)?;
             let shown = match tok {
                 Token::Eof => return Ok(out),
                 Token::Start { name, attrs, empty } => {
