@@ -1585,13 +1585,11 @@ impl<S: TokenSource> Parser<S> {
         if !self.pending_end {
             let (mode, max_text) = (self.mode, self.limits.max_text_bytes);
             let quick = self.src.leaf_text().map(|(raw, offset)| {
-                unescape_text(raw, offset, mode, &mut self.notes, &mut self.text).and_then(|()| {
-                    if self.text.len() > max_text {
-                        Err(Fail::Limit(Limit::TextSize, max_text as u64, offset))
-                    } else {
-                        Ok(())
-                    }
-                })
+                unescape_text(raw, offset, mode, &mut self.notes, &mut self.text)?;
+                if self.text.len() > max_text {
+                    return Err(Fail::Limit(Limit::TextSize, max_text as u64, offset));
+                }
+                Ok(())
             });
             if let Some(read) = quick {
                 self.flush_notes();

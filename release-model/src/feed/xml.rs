@@ -552,7 +552,7 @@ mod tests {
         let doc = "<a><b>x &amp; y</b><c>1<!-- -->2</c><d>t</d ></a>";
         let mut t = Tokenizer::default();
         let mut pos = 0;
-        let mut start = |t: &mut Tokenizer, pos: &mut usize| {
+        let start = |t: &mut Tokenizer, pos: &mut usize| {
             assert!(matches!(
                 t.next(doc, pos, true, false),
                 Ok(Step::Token(Raw::Start { .. }, _))
