@@ -19,7 +19,7 @@ use super::model::{
 use super::ns;
 use super::source::{BufSource, SliceSource, Source as TokenSource, SourceError, Token};
 use super::values::{AtomDate, Checked, LengthRead, Md5, Sha256, parse_bool, parse_length};
-use super::xml::{AttrSpan, split_attributes};
+use super::xml::AttrSpan;
 use crate::error::{Error, Limit, Position};
 
 /// How forgiving the reader is.
@@ -843,7 +843,6 @@ const PAIRWISE_ATTRIBUTES: usize = 16;
 #[derive(Default)]
 struct Markup {
     ns: Namespaces,
-    spans: Vec<AttrSpan>,
     values: String,
     /// Attribute lists given back by the readers of the elements that always have
     /// attributes (links, categories), reused rather than allocated for every entry.
@@ -858,6 +857,7 @@ impl Markup {
         &mut self,
         qname: &str,
         attrs: &str,
+        spans: &[AttrSpan],
         offset: u64,
         depth: usize,
         mode: Mode,
@@ -865,17 +865,10 @@ impl Markup {
         notes: &mut Vec<Note>,
     ) -> Result<Start, Fail> {
         self.values.clear();
-        self.spans.clear();
-        if !attrs.is_empty() {
-            let attrs_at = offset + 1 + qname.len() as u64;
-            split_attributes(attrs, &mut self.spans).map_err(|s| Fail::Malformed {
-                offset: attrs_at + s.at as u64,
-                message: format!("in <{qname}>: {}", s.message),
-                expected: s.expected,
-            })?;
-            self.check_unique(qname, attrs, offset)?;
+        if spans.len() > 1 {
+            check_unique(qname, attrs, spans, offset)?;
         }
-        for span in &self.spans {
+        for span in spans {
             let name = &attrs[span.name.clone()];
             let prefix = match name.strip_prefix("xmlns") {
                 Some("") => "",
@@ -940,12 +933,12 @@ impl Markup {
             }
         };
 
-        let mut out = if self.spans.is_empty() {
+        let mut out = if spans.is_empty() {
             Vec::new()
         } else {
             self.spare.pop().unwrap_or_default()
         };
-        for span in &self.spans {
+        for span in spans {
             let name = &attrs[span.name.clone()];
             if name == "xmlns" || name.starts_with("xmlns:") {
                 continue;
@@ -991,7 +984,7 @@ impl Markup {
             let from = self.values.len();
             unescape_attr(raw, mode, offset, notes, &mut self.values)?;
             if out.capacity() == 0 {
-                out.reserve_exact(self.spans.len());
+                out.reserve_exact(spans.len());
             }
             out.push(RawAttr {
                 key,
@@ -1013,28 +1006,28 @@ impl Markup {
             self.spare.push(attrs);
         }
     }
+}
 
-    /// XML allows an attribute name once per start tag.
-    fn check_unique(&self, qname: &str, attrs: &str, offset: u64) -> Result<(), Fail> {
-        let names = self.spans.iter().map(|s| &attrs[s.name.clone()]);
-        let duplicate = if self.spans.len() <= PAIRWISE_ATTRIBUTES {
-            names
-                .clone()
-                .enumerate()
-                .find(|(i, n)| names.clone().take(*i).any(|m| m == *n))
-                .map(|(_, n)| n)
-        } else {
-            let mut seen = HashSet::with_capacity(self.spans.len());
-            names.clone().find(|n| !seen.insert(*n))
-        };
-        match duplicate {
-            Some(n) => Err(Fail::Malformed {
-                offset,
-                message: format!("attribute '{n}' appears twice in <{qname}>"),
-                expected: Some("each attribute once".into()),
-            }),
-            None => Ok(()),
-        }
+/// XML allows an attribute name once per start tag.
+fn check_unique(qname: &str, attrs: &str, spans: &[AttrSpan], offset: u64) -> Result<(), Fail> {
+    let names = spans.iter().map(|s| &attrs[s.name.clone()]);
+    let duplicate = if spans.len() <= PAIRWISE_ATTRIBUTES {
+        names
+            .clone()
+            .enumerate()
+            .find(|(i, n)| names.clone().take(*i).any(|m| m == *n))
+            .map(|(_, n)| n)
+    } else {
+        let mut seen = HashSet::with_capacity(spans.len());
+        names.clone().find(|n| !seen.insert(*n))
+    };
+    match duplicate {
+        Some(n) => Err(Fail::Malformed {
+            offset,
+            message: format!("attribute '{n}' appears twice in <{qname}>"),
+            expected: Some("each attribute once".into()),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -1287,7 +1280,12 @@ impl<S: TokenSource> Parser<S> {
             let result: Result<Option<Tok>, Fail> = match self.src.next_token(!want_text) {
                 Err(e) => Err(Fail::Source(e)),
                 Ok((token, offset)) => match token {
-                    Token::Start { name, attrs, empty } => {
+                    Token::Start {
+                        name,
+                        attrs,
+                        spans,
+                        empty,
+                    } => {
                         if depth > self.limits.max_depth {
                             Err(Fail::Limit(
                                 Limit::Depth,
@@ -1297,7 +1295,16 @@ impl<S: TokenSource> Parser<S> {
                         } else {
                             self.pending_end = empty;
                             self.markup
-                                .start(name, attrs, offset, depth, mode, max_text, &mut self.notes)
+                                .start(
+                                    name,
+                                    attrs,
+                                    spans,
+                                    offset,
+                                    depth,
+                                    mode,
+                                    max_text,
+                                    &mut self.notes,
+                                )
                                 .map(|s| Some(Tok::Start(s)))
                         }
                     }

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::io::{self, BufRead};
 
-use super::xml::{Raw, Step, Syntax, Tokenizer};
+use super::xml::{AttrSpan, Raw, Step, Syntax, Tokenizer};
 use crate::error::{Limit, Position};
 
 /// A token with its text borrowed from the source.
@@ -12,7 +12,10 @@ use crate::error::{Limit, Position};
 pub(crate) enum Token<'a> {
     Start {
         name: &'a str,
+        /// What follows the name.
         attrs: &'a str,
+        /// Each attribute, as ranges into `attrs`.
+        spans: &'a [AttrSpan],
         empty: bool,
     },
     End,
@@ -48,11 +51,12 @@ pub(crate) trait Source {
 }
 
 #[inline(always)]
-fn token_of(window: &str, raw: Raw) -> Token<'_> {
+fn token_of<'a>(window: &'a str, tokenizer: &'a Tokenizer, raw: Raw) -> Token<'a> {
     match raw {
         Raw::Start { name, attrs, empty } => Token::Start {
             name: &window[name],
             attrs: &window[attrs],
+            spans: tokenizer.attributes(),
             empty,
         },
         Raw::End => Token::End,
@@ -181,7 +185,7 @@ impl Source for SliceSource<'_> {
             .tokenizer
             .next(self.text, &mut self.pos, true, skip_space)
         {
-            Ok(Step::Token(raw, at)) => Ok((token_of(self.text, raw), at as u64)),
+            Ok(Step::Token(raw, at)) => Ok((token_of(self.text, &self.tokenizer, raw), at as u64)),
             Ok(Step::NeedMore) => Err(SourceError::Syntax {
                 offset: self.pos as u64,
                 message: "document ended inside markup".into(),
@@ -342,7 +346,10 @@ impl<R: BufRead> Source for BufSource<R> {
                 Err(s) => return Err(syntax(self.base, s)),
             }
         };
-        Ok((token_of(&self.window, raw), self.base + at as u64))
+        Ok((
+            token_of(&self.window, &self.tokenizer, raw),
+            self.base + at as u64,
+        ))
     }
 
     #[inline]
@@ -377,7 +384,9 @@ mod tests {
             let (tok, at) = src.next_token(false)?;
             let shown = match tok {
                 Token::Eof => return Ok(out),
-                Token::Start { name, attrs, empty } => {
+                Token::Start {
+                    name, attrs, empty, ..
+                } => {
                     format!("<{name}{attrs}{}>", if empty { "/" } else { "" })
                 }
                 Token::End => "</>".into(),

@@ -17,7 +17,7 @@
 
 use std::ops::Range;
 
-use memchr::{memchr, memchr3, memmem};
+use memchr::{memchr, memmem};
 
 /// One token, as ranges into the window it was read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,11 +68,13 @@ impl Syntax {
     }
 }
 
-/// The tokenizer's state between tokens: the names of the open elements.
+/// The tokenizer's state between tokens: the names of the open elements, and the
+/// attributes of the last start tag.
 #[derive(Debug, Default)]
 pub(crate) struct Tokenizer {
     open: String,
     open_ends: Vec<usize>,
+    attrs: Vec<AttrSpan>,
 }
 
 pub(crate) fn is_space(b: u8) -> bool {
@@ -281,6 +283,8 @@ impl Tokenizer {
         Some(i..lt)
     }
 
+    /// A start tag, its attributes split as they are passed: one pass finds both the tag's
+    /// end (a `>` outside quoted values) and each attribute.
     fn start_tag(&mut self, window: &str, pos: &mut usize, last: bool) -> Result<Step, Syntax> {
         let b = window.as_bytes();
         let i = *pos;
@@ -293,48 +297,123 @@ impl Tokenizer {
             ));
         }
         let name_end = i + 1 + len;
-        // The tag ends at the first '>' outside a quoted attribute value.
-        let mut j = name_end;
-        let gt = loop {
-            match memchr3(b'>', b'"', b'\'', &b[j..]) {
-                None => return ended_inside(i, last, "a start tag", "'>'"),
-                Some(n) if b[j + n] == b'>' => break j + n,
-                Some(n) => {
-                    let q = j + n;
-                    match find(b[q], &b[q + 1..]) {
-                        Some(m) => j = q + 1 + m + 1,
-                        None => {
-                            return ended_inside(q, last, "an attribute value", "a closing quote");
-                        }
-                    }
-                }
+        let element = &window[i + 1..name_end];
+        let more = |at: usize, what: &str, expected: &str| ended_inside(at, last, what, expected);
+        let skip_space = |mut j: usize| {
+            while j < b.len() && is_space(b[j]) {
+                j += 1;
             }
+            j
         };
-        let empty = b[gt - 1] == b'/' && gt > name_end;
-        let attrs_end = if empty { gt - 1 } else { gt };
-        if attrs_end > name_end && !is_space(b[name_end]) {
-            return Err(Syntax::new(
-                name_end,
-                format!(
-                    "unexpected character in the name of <{}",
-                    &window[i + 1..name_end]
-                ),
-                Some("white space, '>' or '/>'"),
-            ));
-        }
+        self.attrs.clear();
+        let mut j = name_end;
+        let (gt, empty) = loop {
+            let spaced = j;
+            j = skip_space(j);
+            let Some(&c) = b.get(j) else {
+                return more(i, "a start tag", "'>'");
+            };
+            match c {
+                b'>' => break (j, false),
+                b'/' => match b.get(j + 1) {
+                    Some(b'>') => break (j + 1, true),
+                    Some(_) => {
+                        return Err(Syntax::new(
+                            j,
+                            format!("'/' not followed by '>' in <{element}>"),
+                            Some("'/>'"),
+                        ));
+                    }
+                    None => return more(i, "a start tag", "'>'"),
+                },
+                _ if j == spaced => {
+                    let message = if j == name_end {
+                        format!("unexpected character in the name of <{element}")
+                    } else {
+                        format!(
+                            "attributes must be separated by white space in <{element}> at '{}'",
+                            excerpt(window, j)
+                        )
+                    };
+                    return Err(Syntax::new(j, message, Some("white space, '>' or '/>'")));
+                }
+                _ => {}
+            }
+            let alen = name_len(&b[j..]);
+            if alen == 0 {
+                return Err(Syntax::new(
+                    j,
+                    format!(
+                        "expected an attribute name in <{element}> at '{}'",
+                        excerpt(window, j)
+                    ),
+                    Some("an attribute name"),
+                ));
+            }
+            let name = j..j + alen;
+            j = skip_space(j + alen);
+            match b.get(j) {
+                Some(b'=') => {}
+                Some(_) => {
+                    return Err(Syntax::new(
+                        j,
+                        format!("attribute '{}' of <{element}> has no value", &window[name]),
+                        Some("'='"),
+                    ));
+                }
+                None => return more(i, "a start tag", "'='"),
+            }
+            j = skip_space(j + 1);
+            let q = match b.get(j) {
+                Some(&q @ (b'"' | b'\'')) => q,
+                Some(_) => {
+                    return Err(Syntax::new(
+                        j,
+                        format!(
+                            "value of attribute '{}' of <{element}> is not quoted",
+                            &window[name]
+                        ),
+                        Some("a quote"),
+                    ));
+                }
+                None => return more(i, "a start tag", "a quoted value"),
+            };
+            let Some(n) = find(q, &b[j + 1..]) else {
+                return more(j, "an attribute value", "a closing quote");
+            };
+            let value = j + 1..j + 1 + n;
+            if memchr(b'<', &b[value.clone()]).is_some() {
+                return Err(Syntax::new(
+                    j,
+                    format!("'<' in the value of attribute '{}'", &window[name]),
+                    Some("'&lt;'"),
+                ));
+            }
+            // Kept relative to the attribute text, which is what the reader is handed.
+            self.attrs.push(AttrSpan {
+                name: name.start - name_end..name.end - name_end,
+                value: value.start - name_end..value.end - name_end,
+            });
+            j = value.end + 1;
+        };
         if !empty {
-            self.open.push_str(&window[i + 1..name_end]);
+            self.open.push_str(element);
             self.open_ends.push(self.open.len());
         }
         *pos = gt + 1;
         Ok(Step::Token(
             Raw::Start {
                 name: i + 1..name_end,
-                attrs: name_end..attrs_end,
+                attrs: name_end..if empty { gt - 1 } else { gt },
                 empty,
             },
             i,
         ))
+    }
+
+    /// The attributes of the last start tag, as ranges into its attribute text.
+    pub(crate) fn attributes(&self) -> &[AttrSpan] {
+        &self.attrs
     }
 
     /// `<!--`, `<![CDATA[` or `<!DOCTYPE`.
@@ -398,94 +477,11 @@ impl Tokenizer {
 }
 
 /// One attribute of a start tag: the qualified name and the raw value, as ranges into the
-/// attribute text.
+/// tag's attribute text (what follows the element name).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct AttrSpan {
     pub(crate) name: Range<usize>,
     pub(crate) value: Range<usize>,
-}
-
-/// Splits the attribute text of a start tag into attributes, appending them to `out`.
-///
-/// # Errors
-/// A message (and what was expected) for attribute syntax that is not well-formed; the
-/// offset is into `attrs`.
-pub(crate) fn split_attributes(attrs: &str, out: &mut Vec<AttrSpan>) -> Result<(), Syntax> {
-    let b = attrs.as_bytes();
-    let mut i = 0;
-    loop {
-        let before = i;
-        while i < b.len() && is_space(b[i]) {
-            i += 1;
-        }
-        if i == b.len() {
-            return Ok(());
-        }
-        if i == before && before != 0 {
-            return Err(Syntax::new(
-                i,
-                format!(
-                    "attributes must be separated by white space at '{}'",
-                    excerpt(attrs, i)
-                ),
-                Some("white space"),
-            ));
-        }
-        let len = name_len(&b[i..]);
-        if len == 0 {
-            return Err(Syntax::new(
-                i,
-                format!("expected an attribute name at '{}'", excerpt(attrs, i)),
-                Some("an attribute name"),
-            ));
-        }
-        let name = i..i + len;
-        i += len;
-        while i < b.len() && is_space(b[i]) {
-            i += 1;
-        }
-        if b.get(i) != Some(&b'=') {
-            return Err(Syntax::new(
-                i,
-                format!("attribute '{}' has no value", &attrs[name]),
-                Some("'='"),
-            ));
-        }
-        i += 1;
-        while i < b.len() && is_space(b[i]) {
-            i += 1;
-        }
-        let q = match b.get(i) {
-            Some(&q @ (b'"' | b'\'')) => q,
-            _ => {
-                return Err(Syntax::new(
-                    i,
-                    format!("value of attribute '{}' is not quoted", &attrs[name]),
-                    Some("'\"' or '''"),
-                ));
-            }
-        };
-        // The tag scanner only ends a tag outside quotes, so the closing quote is there.
-        let Some(n) = find(q, &b[i + 1..]) else {
-            return Err(Syntax::new(
-                i,
-                format!("value of attribute '{}' is not closed", &attrs[name]),
-                Some("a closing quote"),
-            ));
-        };
-        if memchr(b'<', &b[i + 1..i + 1 + n]).is_some() {
-            return Err(Syntax::new(
-                i,
-                format!("'<' in the value of attribute '{}'", &attrs[name]),
-                Some("'&lt;'"),
-            ));
-        }
-        out.push(AttrSpan {
-            name,
-            value: i + 1..i + 1 + n,
-        });
-        i += n + 2;
-    }
 }
 
 #[cfg(test)]
@@ -624,17 +620,33 @@ mod tests {
 
     #[test]
     fn attributes_split_with_their_errors() {
-        let mut out = Vec::new();
-        let attrs = " a=\"1\"  b = 'x\"y'\n";
-        split_attributes(attrs, &mut out).expect("well-formed");
-        let got: Vec<(&str, &str)> = out
+        let doc = "<e a=\"1\"  b = 'x\"y'\n/>";
+        let mut t = Tokenizer::default();
+        let mut pos = 0;
+        let Ok(Step::Token(Raw::Start { attrs, empty, .. }, _)) =
+            t.next(doc, &mut pos, true, false)
+        else {
+            panic!("a start tag")
+        };
+        assert!(empty);
+        let text = &doc[attrs];
+        let got: Vec<(&str, &str)> = t
+            .attributes()
             .iter()
-            .map(|a| (&attrs[a.name.clone()], &attrs[a.value.clone()]))
+            .map(|a| (&text[a.name.clone()], &text[a.value.clone()]))
             .collect();
         assert_eq!(got, [("a", "1"), ("b", "x\"y")]);
-        for bad in [" a", " a=1", " a='1'b='2'", " ='1'", " a='<'"] {
-            out.clear();
-            assert!(split_attributes(bad, &mut out).is_err(), "{bad}");
+        for bad in [
+            "<e a/>",
+            "<e a=1/>",
+            "<e a='1'b='2'/>",
+            "<e ='1'/>",
+            "<e a='<'/>",
+            "<e a='1'/ >",
+        ] {
+            let mut pos = 0;
+            let got = Tokenizer::default().next(bad, &mut pos, true, false);
+            assert!(got.is_err(), "{bad}: {got:?}");
         }
     }
 
