@@ -223,6 +223,46 @@ impl fmt::Display for DateProblem {
 
 impl std::error::Error for DateProblem {}
 
+/// Bytes of text kept inline: every date form a feed writes fits.
+const INLINE_TEXT: usize = 30;
+
+/// Text kept inline when it is short, boxed otherwise: each entry has two dates, and an
+/// allocation for each was a sixth of the full read's allocations.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum ShortText {
+    Inline { len: u8, bytes: [u8; INLINE_TEXT] },
+    Boxed(Box<str>),
+}
+
+impl ShortText {
+    fn new(s: &str) -> Self {
+        match u8::try_from(s.len()) {
+            Ok(len) if s.len() <= INLINE_TEXT => {
+                let mut bytes = [0; INLINE_TEXT];
+                bytes[..s.len()].copy_from_slice(s.as_bytes());
+                ShortText::Inline { len, bytes }
+            }
+            _ => ShortText::Boxed(s.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Copied from a `str` whole, so this never falls back.
+            ShortText::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            ShortText::Boxed(s) => s,
+        }
+    }
+}
+
+impl fmt::Debug for ShortText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 /// An Atom date construct (`updated`, `published`), kept with the text it was read from.
 ///
 /// Real feeds write dates without an offset or without a time; those parse as
@@ -230,7 +270,7 @@ impl std::error::Error for DateProblem {}
 /// (see [`AtomDate::to_utc`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AtomDate {
-    raw: Box<str>,
+    raw: ShortText,
     value: DateValue,
 }
 
@@ -253,7 +293,7 @@ impl AtomDate {
             });
         };
         Ok(Self {
-            raw: raw.into(),
+            raw: ShortText::new(raw),
             value,
         })
     }
@@ -268,14 +308,14 @@ impl AtomDate {
             instant.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
         };
         Self {
-            raw: raw.into(),
+            raw: ShortText::new(&raw),
             value: DateValue::Instant(instant),
         }
     }
 
     /// The text as written in the feed.
     pub fn as_str(&self) -> &str {
-        &self.raw
+        self.raw.as_str()
     }
 
     /// What kind of date this is.
@@ -304,13 +344,13 @@ impl AtomDate {
 
 impl fmt::Display for AtomDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.raw)
+        f.write_str(self.raw.as_str())
     }
 }
 
 impl Serialize for AtomDate {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.raw)
+        s.serialize_str(self.raw.as_str())
     }
 }
 
@@ -406,6 +446,28 @@ mod tests {
         let d = AtomDate::parse("2019-06-29").expect("date only");
         assert!(matches!(d.value(), DateValue::DateOnly(_)));
         assert!(AtomDate::parse("29/06/2019").is_err());
+    }
+
+    #[test]
+    fn a_date_keeps_its_text_inline_or_boxed() {
+        for raw in [
+            "2019-06-29",
+            "2026-08-01T00:25:01.123456789Z",
+            "2026-08-01T00:25:01.123456789+10:00",
+            " 2026-08-01T00:25:01Z\n",
+        ] {
+            let d = AtomDate::parse(raw).expect("parses");
+            assert_eq!(d.as_str(), raw);
+            assert_eq!(d, AtomDate::parse(raw).expect("parses"));
+        }
+        assert!(matches!(
+            ShortText::new(&"x".repeat(31)),
+            ShortText::Boxed(_)
+        ));
+        assert!(matches!(
+            ShortText::new(&"x".repeat(30)),
+            ShortText::Inline { len: 30, .. }
+        ));
     }
 
     #[test]
