@@ -1,9 +1,14 @@
 //! The XML tokenizer under the feed reader.
 //!
-//! It splits a document into start tags, end tags, character data and CDATA, checks the
-//! markup it skips (comments, processing instructions, the XML declaration, a DOCTYPE, which
-//! is never expanded) and matches every end tag against the element it closes. Resolving
-//! references, namespaces and attribute values is the reader's job.
+//! It splits a document into start tags (with each attribute's name and raw value, found in
+//! the same pass as the tag's end), end tags, character data and CDATA, checks the markup it
+//! skips (comments, processing instructions, the XML declaration, a DOCTYPE, which is never
+//! expanded) and matches every end tag against the element it closes. Resolving references,
+//! namespaces and attribute values is the reader's job.
+//!
+//! Two shortcuts serve the shape of a feed: white space is passed over when the reader is in
+//! element-only content, and an element holding only character data is read together with its
+//! end tag ([`Tokenizer::leaf_text`]).
 //!
 //! Why not quick-xml's reader: the feed reader needs the tokens, its own namespace bindings
 //! and attribute values written into reusable buffers; quick-xml's namespace reader and
