@@ -1200,10 +1200,17 @@ impl<S: TokenSource> Parser<S> {
             .push(Finding::new(code, self.profile, location, message));
     }
 
+    /// Turns the notes taken while the source was borrowed into findings. Called after every
+    /// token and nearly always with none, so the check is inlined and the work is not.
+    #[inline]
     fn flush_notes(&mut self) {
-        if self.notes.is_empty() {
-            return;
+        if !self.notes.is_empty() {
+            self.flush_notes_slow();
         }
+    }
+
+    #[inline(never)]
+    fn flush_notes_slow(&mut self) {
         for note in std::mem::take(&mut self.notes) {
             if note.code == FindingCode::NamespaceLegacyNcts {
                 if self.legacy_reported {
