@@ -170,8 +170,13 @@ pub fn read_feed(bytes: &[u8], options: &ReadOptions) -> Result<ReadOutcome, Err
     let expected = memchr::memmem::find_iter(bytes, b"<entry").count();
     feed.entries.reserve_exact(expected);
     let mut entry_positions = Vec::with_capacity(expected);
-    while let Some((entry, pos)) = parser.next_in_feed(&mut feed)? {
-        feed.entries.push(entry);
+    while let Some((start, pos)) = parser.next_in_feed(&mut feed)? {
+        // Read in place: an entry is over half a kilobyte, and moving each one out of the
+        // parser and into the list was measurable.
+        feed.entries.push(Entry::default());
+        if let Some(entry) = feed.entries.last_mut() {
+            parser.parse_entry(start, entry)?;
+        }
         entry_positions.push(pos);
     }
     Ok(ReadOutcome {
@@ -287,7 +292,20 @@ impl<R: BufRead> Iterator for EntryReader<R> {
         if self.done {
             return None;
         }
-        match self.parser.next_in_feed(&mut self.header) {
+        let next = self
+            .parser
+            .next_in_feed(&mut self.header)
+            .and_then(|found| {
+                found
+                    .map(|(start, pos)| {
+                        let mut entry = Entry::default();
+                        self.parser
+                            .parse_entry(start, &mut entry)
+                            .map(|()| (entry, pos))
+                    })
+                    .transpose()
+            });
+        match next {
             Ok(Some((entry, pos))) => {
                 self.last_position = Some(pos);
                 Some(Ok(entry))
@@ -1412,7 +1430,10 @@ impl<S: TokenSource> Parser<S> {
             ..Feed::default()
         })
     }
-    fn next_in_feed(&mut self, feed: &mut Feed) -> Result<Option<(Entry, Position)>, Error> {
+
+    /// Reads the feed's children up to the next entry, whose start tag is returned for
+    /// [`parse_entry`](Self::parse_entry), or to the end of the feed.
+    fn next_in_feed(&mut self, feed: &mut Feed) -> Result<Option<(Start, Position)>, Error> {
         loop {
             let s = match self.next_tok(false)? {
                 Tok::End => {
@@ -1436,8 +1457,7 @@ impl<S: TokenSource> Parser<S> {
                         return Err(self.fail(Fail::Limit(Limit::Entries, max, s.offset)));
                     }
                     let position = self.src.position(s.offset);
-                    let entry = self.parse_entry(s)?;
-                    return Ok(Some((entry, position)));
+                    return Ok(Some((s, position)));
                 }
                 Tag::Id if feed.id.is_none() => {
                     feed.id = self.leaf_into(s, &mut feed.extensions)?.map(AtomId::from)
@@ -1490,15 +1510,13 @@ impl<S: TokenSource> Parser<S> {
         }
     }
 
-    fn parse_entry(&mut self, start: Start) -> Result<Entry, Error> {
+    /// Reads an entry into `e`, which is empty.
+    fn parse_entry(&mut self, start: Start, e: &mut Entry) -> Result<(), Error> {
         let index = self.entries;
         self.entries += 1;
         self.entry_index = Some(index);
         let first_finding = self.findings.len();
-        let mut e = Entry {
-            attributes: self.attributes(start.attrs),
-            ..Entry::default()
-        };
+        e.attributes = self.attributes(start.attrs);
         loop {
             let s = match self.next_tok(false)? {
                 Tok::End => break,
@@ -1579,7 +1597,7 @@ impl<S: TokenSource> Parser<S> {
             f.location.entry_id.clone_from(&e.id);
         }
         self.entry_index = None;
-        Ok(e)
+        Ok(())
     }
 
     /// Reads an element that should hold only text, leaving the text in the text buffer. One
