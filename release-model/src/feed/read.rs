@@ -19,7 +19,7 @@ use super::model::{
 use super::ns;
 use super::source::{BufSource, SliceSource, Source as TokenSource, SourceError, Token};
 use super::values::{AtomDate, Checked, LengthRead, Md5, Sha256, parse_bool, parse_length};
-use super::xml::AttrSpan;
+use super::xml::{AttrSpan, same};
 use crate::error::{Error, Limit, Position};
 
 /// How forgiving the reader is.
@@ -408,10 +408,13 @@ impl Namespaces {
     }
 }
 
-/// String equality for the short names of markup (prefixes, local names), compared in
-/// line: a call into the C library per comparison was a seventh of the reader's time.
-pub(crate) fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+/// The prefix an attribute declares a namespace for (`""` for `xmlns`), when it is a
+/// declaration.
+fn declared_prefix(name: &str) -> Option<&str> {
+    match name.strip_prefix("xmlns")? {
+        "" => Some(""),
+        p => p.strip_prefix(':'),
+    }
 }
 
 fn split_qname(qname: &str) -> (Option<&str>, &str) {
@@ -661,6 +664,13 @@ impl From<SourceError> for Fail {
     }
 }
 
+/// What follows the white space character at `i`: a CR LF pair is one line end (XML 1.0
+/// §2.11), so both are passed over.
+fn after_line_end(rest: &str, i: usize) -> &str {
+    let crlf = rest.as_bytes()[i] == b'\r' && rest.as_bytes().get(i + 1) == Some(&b'\n');
+    &rest[i + if crlf { 2 } else { 1 }..]
+}
+
 /// Appends a raw attribute value to `out`, unescaped and with literal white space
 /// normalised (XML 1.0 §3.3.3), recovering a raw `&` in lenient mode.
 fn unescape_attr(
@@ -678,10 +688,8 @@ fn unescape_attr(
         out.push_str(&rest[..i]);
         let c = rest.as_bytes()[i];
         if c != b'&' {
-            // A CR LF pair is one line end, so one space.
-            let crlf = c == b'\r' && rest.as_bytes().get(i + 1) == Some(&b'\n');
             out.push(' ');
-            rest = &rest[i + if crlf { 2 } else { 1 }..];
+            rest = after_line_end(rest, i);
             continue;
         }
         let after = &rest[i + 1..];
@@ -758,8 +766,7 @@ fn unescape_text(
         let at = offset + (raw.len() - rest.len() + i) as u64;
         if rest.as_bytes()[i] == b'\r' {
             out.push('\n');
-            let crlf = rest.as_bytes().get(i + 1) == Some(&b'\n');
-            rest = &rest[i + if crlf { 2 } else { 1 }..];
+            rest = after_line_end(rest, i);
             continue;
         }
         let after = &rest[i + 1..];
@@ -821,8 +828,7 @@ fn push_cdata(raw: &str, out: &mut String) {
     while let Some(i) = memchr::memchr(b'\r', rest.as_bytes()) {
         out.push_str(&rest[..i]);
         out.push('\n');
-        let crlf = rest.as_bytes().get(i + 1) == Some(&b'\n');
-        rest = &rest[i + if crlf { 2 } else { 1 }..];
+        rest = after_line_end(rest, i);
     }
     out.push_str(rest);
 }
@@ -888,10 +894,8 @@ impl Markup {
         }
         for span in spans {
             let name = &attrs[span.name.clone()];
-            let prefix = match name.strip_prefix("xmlns") {
-                Some("") => "",
-                Some(p) if p.starts_with(':') => &p[1..],
-                _ => continue,
+            let Some(prefix) = declared_prefix(name) else {
+                continue;
             };
             let mut uri = String::new();
             unescape_attr(&attrs[span.value.clone()], mode, offset, notes, &mut uri)?;
@@ -958,7 +962,7 @@ impl Markup {
         };
         for span in spans {
             let name = &attrs[span.name.clone()];
-            if name == "xmlns" || name.starts_with("xmlns:") {
+            if declared_prefix(name).is_some() {
                 continue;
             }
             let raw = &attrs[span.value.clone()];
@@ -1077,7 +1081,7 @@ impl Interner {
         let b = s.as_bytes();
         match b.len() {
             0 => 0,
-            n => (n ^ usize::from(b[n - 1]) << 1 ^ usize::from(b[n / 2]) << 3) % INTERN_RECENT,
+            n => (n ^ (usize::from(b[n - 1]) << 1) ^ (usize::from(b[n / 2]) << 3)) % INTERN_RECENT,
         }
     }
 
