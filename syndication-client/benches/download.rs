@@ -12,7 +12,7 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use release_model::feed::{Checked, Link, LinkRel, Sha256};
 use sha2::Digest;
-use syndication_client::{ClientOptions, Downloader, NoAuth};
+use syndication_client::{ClientOptions, Downloader, NoAuth, WriteMode};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -113,6 +113,21 @@ fn bench(c: &mut Criterion) {
             fresh,
             |()| {
                 rt.block_on(downloader.download(&raw_link, &dest, |_, _| {}))
+                    .expect("verified")
+                    .bytes
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // The same through the page cache, to show what direct IO saves on this machine.
+    let buffered = Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing())
+        .expect("downloader")
+        .with_write_mode(WriteMode::Buffered);
+    group.bench_function("download_and_verify_raw_server_buffered", |b| {
+        b.iter_batched(
+            fresh,
+            |()| {
+                rt.block_on(buffered.download(&raw_link, &dest, |_, _| {}))
                     .expect("verified")
                     .bytes
             },

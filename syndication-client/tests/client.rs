@@ -11,7 +11,7 @@ use sha2::Digest;
 use syndication_client::{
     AccessToken, ClientAuth, ClientCredentials, ClientCredentialsConfig, ClientOptions,
     ClientSecret, Downloader, Error, FeedFetch, ManualClock, NoAuth, RetryPolicy, StaticToken,
-    TerminologyClient, TokenSource, fan_out,
+    TerminologyClient, TokenSource, WriteMode, fan_out,
 };
 use wiremock::matchers::{
     body_partial_json, body_string_contains, header, method, path, query_param,
@@ -577,11 +577,15 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     d
 }
 
-// Larger than the interval at which the temporary file is synced while it is written (8 MiB),
-// with one byte changed so a hash over a wrongly ordered or dropped chunk would not match.
+// Larger than the interval at which a buffered download is synced while it is written
+// (8 MiB) and than a direct download's staging buffer (2 MiB), and no whole number of disk
+// blocks, with one byte changed so a hash over a wrongly ordered or dropped chunk would not
+// match.
 #[tokio::test]
-async fn a_download_synced_in_slices_lands_whole() {
-    let mut body: Vec<u8> = (0..10usize << 20).map(|i| (i % 251) as u8).collect();
+async fn a_large_download_lands_whole_in_either_write_mode() {
+    let mut body: Vec<u8> = (0..(10usize << 20) + 1234)
+        .map(|i| (i % 251) as u8)
+        .collect();
     body[9 << 20] ^= 0xff;
     let srv = MockServer::start().await;
     Mock::given(method("GET"))
@@ -589,24 +593,30 @@ async fn a_download_synced_in_slices_lands_whole() {
         .respond_with(ResponseTemplate::new(200).set_body_bytes(body.clone()))
         .mount(&srv)
         .await;
-    let dir = temp_dir("sliced");
-    let d =
-        Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing()).expect("downloader");
-    let out = d
-        .download(
-            &link(
-                format!("{}/index.bin", srv.uri()),
-                Some(body.len() as u64),
-                Some(sha_hex(&body)),
-            ),
-            &dir.join("index.bin"),
-            |_, _| {},
-        )
-        .await
-        .expect("verified");
-    assert_eq!(out.bytes, body.len() as u64);
-    assert!(std::fs::read(dir.join("index.bin")).expect("landed") == body);
-    assert_eq!(leftovers(&dir), ["index.bin"]);
+    for mode in [WriteMode::Direct, WriteMode::Buffered] {
+        let dir = temp_dir(&format!("large-{mode:?}"));
+        let d = Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing())
+            .expect("downloader")
+            .with_write_mode(mode);
+        let out = d
+            .download(
+                &link(
+                    format!("{}/index.bin", srv.uri()),
+                    Some(body.len() as u64),
+                    Some(sha_hex(&body)),
+                ),
+                &dir.join("index.bin"),
+                |_, _| {},
+            )
+            .await
+            .expect("verified");
+        assert_eq!(out.bytes, body.len() as u64);
+        assert!(
+            std::fs::read(dir.join("index.bin")).expect("landed") == body,
+            "{mode:?}"
+        );
+        assert_eq!(leftovers(&dir), ["index.bin"]);
+    }
 }
 
 #[tokio::test]
