@@ -130,6 +130,11 @@ impl ReadOptions {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ReadOutcome {
+    // Fields drop in declaration order. This one large buffer goes first, because freeing it
+    // after the feed's many small allocations made glibc consolidate all of them at that
+    // moment (full read of 100k entries: 4-5% faster this way round).
+    /// Where each entry starts, by entry index.
+    pub entry_positions: Vec<Position>,
     /// The feed.
     pub feed: Feed,
     /// Deviations the reader recovered from (document-level: raw `&`, legacy namespace,
@@ -137,8 +142,6 @@ pub struct ReadOutcome {
     pub findings: Vec<Finding>,
     /// Findings past [`Limits::max_findings`], counted but not kept.
     pub dropped_findings: usize,
-    /// Where each entry starts, by entry index.
-    pub entry_positions: Vec<Position>,
 }
 
 /// Reads a whole feed from bytes.
