@@ -20,8 +20,8 @@ pub use sink::WriteMode;
 
 /// Chunks queued for each of the hashing and writing stages. The HTTP stack hands over
 /// chunks of up to about 400 KiB, so this absorbs a few milliseconds of a stalled disk or
-/// hash while keeping a download's memory near 10 MiB (with the direct-IO staging buffer)
-/// however large the artefact.
+/// hash while keeping a download's memory under 16 MiB (with the direct-IO blocks) however
+/// large the artefact.
 const CHUNKS_IN_FLIGHT: usize = 16;
 
 /// What a verified download checked.

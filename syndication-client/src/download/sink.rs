@@ -6,12 +6,18 @@
 //! kernel copy, page allocation and later write-back, which on a small machine is CPU taken
 //! from the hash. Direct IO lets the device read from our buffer instead. Its price is
 //! alignment: buffer address, length and file offset must be multiples of the device's
-//! block. So bytes are gathered into one aligned staging buffer and written a whole buffer
-//! at a time. The last, partial block is padded and the file cut back to its true length.
+//! block. So bytes are gathered into aligned blocks and written a whole block at a time. The
+//! last, partial block is padded and the file cut back to its true length.
+//!
+//! A direct write returns only when the device has the bytes, so the writes run on a thread
+//! of their own. Blocks circulate between the two threads, so gathering the next block
+//! overlaps writing the last.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError};
+use std::thread::JoinHandle;
 
 /// How a download's bytes reach the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -29,32 +35,60 @@ pub enum WriteMode {
 
 /// Alignment of direct writes: a multiple of every common logical block size (512, 4096).
 const ALIGN: usize = 4096;
-/// Bytes gathered before each direct write; larger writes reach the device's full speed.
-const STAGE: usize = 2 << 20;
+/// Bytes in one direct write; larger writes reach the device's full speed.
+const BLOCK: usize = 2 << 20;
+/// Blocks of one download: one being filled, the others queued for or in the device.
+const BLOCKS: usize = 3;
 /// Buffered bytes written between syncs of the temporary file.
 const SYNC_EVERY: usize = 8 << 20;
 
 /// The temporary file of one download.
 pub(crate) struct Sink {
-    path: PathBuf,
-    file: File,
     kind: Kind,
-    /// Bytes of the artefact in the file, not counting the padding of a last direct block.
+    /// Bytes of the artefact given to the sink.
     written: u64,
 }
 
 enum Kind {
-    Buffered {
-        unsynced: usize,
-    },
-    Direct {
-        /// Over-allocated so that an aligned `STAGE`-byte window starts at `start`.
-        buf: Vec<u8>,
-        start: usize,
-        filled: usize,
-        /// Whether a direct write has succeeded; before that, a refusal means "not here".
-        proven: bool,
-    },
+    Buffered { file: File, unsynced: usize },
+    Direct(Direct),
+}
+
+/// The gathering side of direct writes; the device thread owns the file.
+struct Direct {
+    block: Block,
+    filled: usize,
+    /// Full blocks, with how many of their bytes to write, to the device thread.
+    full: Option<SyncSender<(Block, usize)>>,
+    /// Blocks the device thread has written.
+    free: Receiver<Block>,
+    /// Blocks not allocated yet; the pool grows only if the device falls behind.
+    unmade: usize,
+    device: Option<JoinHandle<io::Result<File>>>,
+}
+
+/// A buffer with a [`BLOCK`]-byte window aligned to [`ALIGN`].
+struct Block {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Block {
+    fn new() -> Option<Self> {
+        // Zeroed allocation is lazy: pages are mapped as the window is first filled.
+        let buf = vec![0u8; BLOCK + ALIGN];
+        // `align_offset` may decline to compute, which we treat as "no direct IO".
+        let start = buf.as_ptr().align_offset(ALIGN);
+        (start < ALIGN).then_some(Self { buf, start })
+    }
+
+    fn window(&self, len: usize) -> &[u8] {
+        &self.buf[self.start..self.start + len]
+    }
+
+    fn window_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..self.start + BLOCK]
+    }
 }
 
 impl Sink {
@@ -64,128 +98,166 @@ impl Sink {
             WriteMode::Direct => open_direct(path)?,
             WriteMode::Buffered => None,
         };
-        if let Some(file) = direct {
-            let buf = vec![0u8; STAGE + ALIGN];
-            // `align_offset` may decline to compute, which we treat as "no direct IO".
-            let start = buf.as_ptr().align_offset(ALIGN);
-            if start < ALIGN {
-                return Ok(Self {
-                    path: path.to_path_buf(),
-                    file,
-                    kind: Kind::Direct {
-                        buf,
-                        start,
-                        filled: 0,
-                        proven: false,
-                    },
-                    written: 0,
-                });
-            }
-        }
-        Ok(Self {
-            path: path.to_path_buf(),
-            file: File::create(path)?,
-            kind: Kind::Buffered { unsynced: 0 },
-            written: 0,
-        })
+        let kind = match direct.and_then(|file| Some((file, Block::new()?))) {
+            Some((file, block)) => Kind::Direct(Direct::start(file, path, block)?),
+            None => Kind::Buffered {
+                file: File::create(path)?,
+                unsynced: 0,
+            },
+        };
+        Ok(Self { kind, written: 0 })
     }
 
     /// Appends `bytes`.
     pub(crate) fn write(&mut self, mut bytes: &[u8]) -> io::Result<()> {
-        while !bytes.is_empty() {
-            if let Kind::Buffered { unsynced } = &mut self.kind {
-                self.file.write_all(bytes)?;
-                self.written += bytes.len() as u64;
+        self.written += bytes.len() as u64;
+        match &mut self.kind {
+            Kind::Buffered { file, unsynced } => {
+                file.write_all(bytes)?;
                 // Writing back as the download goes overlaps the disk with the network and
                 // the hash; the one sync at the end then waits for little.
                 *unsynced += bytes.len();
                 if *unsynced >= SYNC_EVERY {
-                    self.file.sync_data()?;
+                    file.sync_data()?;
                     *unsynced = 0;
                 }
-                return Ok(());
             }
-            let taken = self.stage(bytes);
-            bytes = &bytes[taken..];
-            if self.staged() == STAGE {
-                self.flush_stage(STAGE)?;
+            Kind::Direct(d) => {
+                while !bytes.is_empty() {
+                    let n = bytes.len().min(BLOCK - d.filled);
+                    d.block.window_mut()[d.filled..d.filled + n].copy_from_slice(&bytes[..n]);
+                    d.filled += n;
+                    bytes = &bytes[n..];
+                    if d.filled == BLOCK {
+                        d.send(BLOCK)?;
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    /// Writes what is still staged, gives the file its exact length and syncs it.
+    /// Writes what is still gathered, gives the file its exact length and syncs it.
     pub(crate) fn finish(mut self) -> io::Result<()> {
-        let staged = self.staged();
-        if staged > 0 {
-            let padded = staged.next_multiple_of(ALIGN);
-            if let Kind::Direct {
-                buf, start, filled, ..
-            } = &mut self.kind
-            {
-                buf[*start + *filled..*start + padded].fill(0);
+        let file = match &mut self.kind {
+            Kind::Buffered { file, .. } => return file.sync_all(),
+            Kind::Direct(d) => {
+                let tail = d.filled;
+                if tail > 0 {
+                    let padded = tail.next_multiple_of(ALIGN);
+                    d.block.window_mut()[tail..padded].fill(0);
+                    d.send(padded)?;
+                }
+                let file = d.stop()?;
+                if tail % ALIGN != 0 {
+                    // Direct writes are whole blocks; the padding of the last one goes here.
+                    file.set_len(self.written)?;
+                }
+                file
             }
-            self.flush_stage(padded)?;
-            // Direct writes are whole blocks; the padding of the last one is cut off here.
-            self.file.set_len(self.written)?;
-        }
-        self.file.sync_all()
-    }
-
-    fn staged(&self) -> usize {
-        match &self.kind {
-            Kind::Direct { filled, .. } => *filled,
-            Kind::Buffered { .. } => 0,
-        }
-    }
-
-    /// Copies as much of `bytes` as fits into the staging buffer; returns how much.
-    fn stage(&mut self, bytes: &[u8]) -> usize {
-        let Kind::Direct {
-            buf, start, filled, ..
-        } = &mut self.kind
-        else {
-            return 0;
         };
-        let n = bytes.len().min(STAGE - *filled);
-        let at = *start + *filled;
-        buf[at..at + n].copy_from_slice(&bytes[..n]);
-        *filled += n;
-        n
+        file.sync_all()
+    }
+}
+
+impl Direct {
+    fn start(file: File, path: &Path, block: Block) -> io::Result<Self> {
+        let (full, queued) = std::sync::mpsc::sync_channel(BLOCKS - 1);
+        let (written, free) = std::sync::mpsc::channel();
+        let path = path.to_path_buf();
+        let device = std::thread::Builder::new()
+            .name("synd-download-write".into())
+            .spawn(move || write_blocks(file, &path, &queued, &written))?;
+        Ok(Self {
+            block,
+            filled: 0,
+            full: Some(full),
+            free,
+            unmade: BLOCKS - 1,
+            device: Some(device),
+        })
     }
 
-    /// Writes the first `len` staged bytes (a multiple of [`ALIGN`], padded past what is
-    /// staged if need be) and empties the stage.
-    fn flush_stage(&mut self, len: usize) -> io::Result<()> {
-        let Kind::Direct {
-            buf,
-            start,
-            filled,
-            proven,
-        } = &mut self.kind
-        else {
-            return Ok(());
-        };
-        let staged = *filled;
-        match self.file.write_all(&buf[*start..*start + len]) {
-            Ok(()) => {
-                *proven = true;
-                *filled = 0;
+    /// Hands the first `len` bytes of the block (a multiple of [`ALIGN`]) to the device
+    /// thread and takes an empty block in its place.
+    fn send(&mut self, len: usize) -> io::Result<()> {
+        let next = match self.free.try_recv() {
+            Ok(block) => block,
+            Err(TryRecvError::Empty) if self.unmade > 0 => {
+                self.unmade -= 1;
+                Block::new().ok_or_else(|| io::Error::other("no aligned buffer"))?
             }
+            Err(_) => match self.free.recv() {
+                Ok(block) => block,
+                Err(_) => return Err(self.device_error()),
+            },
+        };
+        let full = std::mem::replace(&mut self.block, next);
+        self.filled = 0;
+        let sent = self.full.as_ref().map(|tx| tx.send((full, len)));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            _ => Err(self.device_error()),
+        }
+    }
+
+    /// Waits for the device thread to write everything sent, and takes the file back.
+    fn stop(&mut self) -> io::Result<File> {
+        self.full = None;
+        match self.device.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the download's writing thread panicked")),
+            None => Err(io::Error::other(
+                "the download's writing thread already stopped",
+            )),
+        }
+    }
+
+    /// Why the device thread stopped taking blocks.
+    fn device_error(&mut self) -> io::Error {
+        match self.stop() {
+            Err(e) => e,
+            Ok(_) => io::Error::other("the download's writing thread stopped early"),
+        }
+    }
+}
+
+impl Drop for Direct {
+    // A download abandoned part way (a hash mismatch, a dropped connection) must not leave a
+    // thread writing to its temporary file after the file is removed.
+    fn drop(&mut self) {
+        if self.device.is_some() {
+            let _ = self.stop();
+        }
+    }
+}
+
+/// The device thread: writes each block it is sent, in order, and sends it back.
+fn write_blocks(
+    mut file: File,
+    path: &Path,
+    queued: &Receiver<(Block, usize)>,
+    written: &Sender<Block>,
+) -> io::Result<File> {
+    let mut first = true;
+    while let Ok((block, len)) = queued.recv() {
+        match file.write_all(block.window(len)) {
+            Ok(()) => {}
             // Some file systems accept `O_DIRECT` at open and refuse the first write. Nothing
-            // has reached the file yet, so start it again through the page cache.
-            Err(e) if !*proven && e.kind() == io::ErrorKind::InvalidInput => {
-                tracing::debug!(path = %self.path.display(), "direct IO refused; writing through the page cache");
-                let staged_bytes = buf[*start..*start + staged].to_vec();
-                self.file = File::create(&self.path)?;
-                self.kind = Kind::Buffered { unsynced: 0 };
-                self.file.write_all(&staged_bytes)?;
+            // has reached the file yet, so start it again through the page cache, and keep
+            // writing the same blocks there.
+            Err(e) if first && e.kind() == io::ErrorKind::InvalidInput => {
+                tracing::debug!(path = %path.display(), "direct IO refused; writing through the page cache");
+                file = File::create(path)?;
+                file.write_all(block.window(len))?;
             }
             Err(e) => return Err(e),
         }
-        self.written += staged as u64;
-        Ok(())
+        first = false;
+        // The gathering side may be finishing and no longer take blocks back.
+        let _ = written.send(block);
     }
+    Ok(file)
 }
 
 #[cfg(target_os = "linux")]
@@ -213,6 +285,7 @@ fn open_direct(_path: &Path) -> io::Result<Option<File>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn temp_file(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("synd-sink-{}", std::process::id()));
@@ -245,13 +318,14 @@ mod tests {
             ALIGN - 1,
             ALIGN,
             ALIGN + 1,
-            STAGE - 1,
-            STAGE,
-            STAGE + 1,
-            2 * STAGE + 12_345,
+            BLOCK - 1,
+            BLOCK,
+            BLOCK + 1,
+            // More blocks than the pool holds, so blocks come back and are filled again.
+            (BLOCKS + 2) * BLOCK + 12_345,
         ] {
             let bytes = pattern(len);
-            for chunk in [1, 4093, 400_000, STAGE + 7] {
+            for chunk in [1, 4093, 400_000, BLOCK + 7] {
                 // Byte by byte is a system call a byte when buffered: small lengths only.
                 if chunk == 1 && len > ALIGN + 1 {
                     continue;
@@ -272,17 +346,43 @@ mod tests {
     fn a_refused_first_direct_write_starts_over_through_the_page_cache() {
         let path = temp_file("refused");
         let mut sink = Sink::create(&path, WriteMode::Direct).expect("creates");
-        let bytes = pattern(STAGE + 5000);
+        let bytes = pattern(3 * BLOCK + 5000);
         // A length that is no multiple of any block size: every direct-IO file system
         // refuses it, as some refuse every direct write. (Where the file system takes no
         // direct IO at all, the sink starts buffered and only the bytes are checked.)
         let first = 1000;
-        sink.write(&bytes[..first]).expect("stages");
-        sink.flush_stage(first).expect("falls back");
-        assert!(matches!(sink.kind, Kind::Buffered { .. }));
+        sink.write(&bytes[..first]).expect("gathers");
+        if let Kind::Direct(d) = &mut sink.kind {
+            d.send(first).expect("sent");
+        }
         sink.write(&bytes[first..]).expect("writes");
         sink.finish().expect("finishes");
         assert!(std::fs::read(&path).expect("reads back") == bytes);
         std::fs::remove_file(&path).expect("removes");
+    }
+
+    #[test]
+    fn a_failing_device_write_is_the_error_reported() {
+        let path = temp_file("failing");
+        let mut sink = Sink::create(&path, WriteMode::Direct).expect("creates");
+        if !matches!(sink.kind, Kind::Direct(_)) {
+            return; // No direct IO here: nothing runs on a device thread.
+        }
+        sink.write(&pattern(BLOCK)).expect("first block");
+        // A misaligned length after a good write is refused, not retried through the cache.
+        let Kind::Direct(d) = &mut sink.kind else {
+            unreachable!("still direct")
+        };
+        d.block.window_mut()[..10].fill(1);
+        let sent = d
+            .send(10)
+            .and_then(|()| d.send(ALIGN))
+            .and_then(|()| d.send(ALIGN));
+        let err = match sent {
+            Err(e) => e,
+            Ok(()) => sink.finish().expect_err("refused"),
+        };
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        let _ = std::fs::remove_file(&path);
     }
 }
