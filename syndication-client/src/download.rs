@@ -24,6 +24,9 @@ pub use sink::WriteMode;
 /// large the artefact.
 const CHUNKS_IN_FLIGHT: usize = 16;
 
+/// Numbers the temporary files of this process's downloads.
+static TEMP_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// What a verified download checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -115,13 +118,16 @@ impl Downloader {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "artefact".into());
-        let tmp = dir.join(format!(".{name}.{}.part", std::process::id()));
+        // Unique per download, so two downloads to one destination never share a file.
+        let serial = TEMP_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.{}.{serial}.part", std::process::id()));
         let io = |path: &Path, source| Error::Io {
             path: path.display().to_string(),
             source,
         };
-        let sink = Sink::create(&tmp, self.write_mode).map_err(|e| io(&tmp, e))?;
+        // Guarded before it is created: creating it can fail after the file exists.
         let mut guard = TempGuard(Some(tmp.clone()));
+        let sink = Sink::create(&tmp, self.write_mode).map_err(|e| io(&tmp, e))?;
 
         // Receiving, hashing and writing overlap: the network loop hands each chunk (shared,
         // not copied) to a hashing thread and a writing thread through bounded channels, so

@@ -713,6 +713,48 @@ async fn wrong_hash_wrong_length_and_md5_leave_nothing_behind() {
     assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
 }
 
+// Each download has a temporary file of its own: two at once to one destination must not
+// write into the same one (the hash is over the bytes received, so it would not notice).
+#[tokio::test]
+async fn concurrent_downloads_to_one_destination_never_mix() {
+    let a: Vec<u8> = (0..3usize << 20).map(|i| (i % 251) as u8).collect();
+    let b: Vec<u8> = (0..3usize << 20).map(|i| (i % 241) as u8).collect();
+    let srv = MockServer::start().await;
+    for (p, body) in [("/a.bin", &a), ("/b.bin", &b)] {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(body.clone()))
+            .mount(&srv)
+            .await;
+    }
+    let dir = temp_dir("concurrent");
+    let dest = dir.join("index.bin");
+    let d =
+        Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing()).expect("downloader");
+    let la = link(
+        format!("{}/a.bin", srv.uri()),
+        Some(a.len() as u64),
+        Some(sha_hex(&a)),
+    );
+    let lb = link(
+        format!("{}/b.bin", srv.uri()),
+        Some(b.len() as u64),
+        Some(sha_hex(&b)),
+    );
+    let (ra, rb) = tokio::join!(
+        d.download(&la, &dest, |_, _| {}),
+        d.download(&lb, &dest, |_, _| {})
+    );
+    ra.expect("a verified");
+    rb.expect("b verified");
+    let landed = std::fs::read(&dest).expect("landed");
+    assert!(
+        landed == a || landed == b,
+        "a mixture of both downloads landed"
+    );
+    assert_eq!(leftovers(&dir), ["index.bin"]);
+}
+
 #[tokio::test]
 async fn a_truncated_stream_leaves_nothing_behind() {
     // A server that promises 1000 bytes, sends 10 and hangs up.
