@@ -42,6 +42,21 @@
 //! assert_eq!(again.feed, outcome.feed);
 //! # Ok::<(), release_model::Error>(())
 //! ```
+//!
+//! # Which reader
+//!
+//! [`read_feed`] builds the whole [`Feed`]; its peak memory is a little over the size of the
+//! document (about 1.16× for NCTS-shaped feeds). [`EntryReader`] yields one entry at a time
+//! with memory independent of the entry count, and is the one to use for feeds of tens of
+//! thousands of entries that are summarised or filtered rather than kept.
+//!
+//! The streaming reader runs at a little over half the speed of a bare `quick-xml` event
+//! loop over the same bytes (`cargo bench -p release-model --bench feed_read`). The full read
+//! keeps up with it on small feeds and falls to about 0.4× at 100k entries: it allocates about
+//! ten times per entry, and with glibc's allocator consolidating those allocations when they
+//! are freed, and refaulting the heap for the next read, is about a quarter of its time.
+//! Programs that read large feeds repeatedly can keep that down with the streaming reader or
+//! another global allocator.
 
 mod content_type;
 mod finding;
