@@ -92,48 +92,35 @@ fn bench(c: &mut Criterion) {
             })
         })
     });
-    let fresh = || {
-        let _ = std::fs::remove_file(&dest);
-    };
-    group.bench_function("download_and_verify", |b| {
-        b.iter_batched(
-            fresh,
-            |()| {
-                rt.block_on(downloader.download(&link, &dest, |_, _| {}))
-                    .expect("verified")
-                    .bytes
-            },
-            BatchSize::PerIteration,
-        )
-    });
     let mut raw_link = link.clone();
     raw_link.href = raw_url;
-    group.bench_function("download_and_verify_raw_server", |b| {
-        b.iter_batched(
-            fresh,
-            |()| {
-                rt.block_on(downloader.download(&raw_link, &dest, |_, _| {}))
-                    .expect("verified")
-                    .bytes
-            },
-            BatchSize::PerIteration,
-        )
-    });
     // The same through the page cache, to show what direct IO saves on this machine.
     let buffered = Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing())
         .expect("downloader")
         .with_write_mode(WriteMode::Buffered);
-    group.bench_function("download_and_verify_raw_server_buffered", |b| {
-        b.iter_batched(
-            fresh,
-            |()| {
-                rt.block_on(buffered.download(&raw_link, &dest, |_, _| {}))
-                    .expect("verified")
-                    .bytes
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    for (name, downloader, link) in [
+        ("download_and_verify", &downloader, &link),
+        ("download_and_verify_raw_server", &downloader, &raw_link),
+        (
+            "download_and_verify_raw_server_buffered",
+            &buffered,
+            &raw_link,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    let _ = std::fs::remove_file(&dest);
+                },
+                |()| {
+                    rt.block_on(downloader.download(link, &dest, |_, _| {}))
+                        .expect("verified")
+                        .bytes
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
     group.finish();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -556,6 +556,11 @@ fn link(url: String, length: Option<u64>, sha: Option<String>) -> Link {
     l
 }
 
+/// A link that declares `body`'s length and SHA-256.
+fn link_to(url: String, body: &[u8]) -> Link {
+    link(url, Some(body.len() as u64), Some(sha_hex(body)))
+}
+
 fn sha_hex(b: &[u8]) -> String {
     sha2::Sha256::digest(b)
         .iter()
@@ -568,6 +573,17 @@ fn leftovers(dir: &std::path::Path) -> Vec<String> {
         .expect("lists")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect()
+}
+
+/// A server answering GET `p` with `body`.
+async fn serving(p: &str, body: &[u8]) -> MockServer {
+    let srv = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(p))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(body.to_vec()))
+        .mount(&srv)
+        .await;
+    srv
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -587,12 +603,7 @@ async fn a_large_download_lands_whole_in_either_write_mode() {
         .map(|i| (i % 251) as u8)
         .collect();
     body[9 << 20] ^= 0xff;
-    let srv = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/index.bin"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(body.clone()))
-        .mount(&srv)
-        .await;
+    let srv = serving("/index.bin", &body).await;
     for mode in [WriteMode::Direct, WriteMode::Buffered] {
         let dir = temp_dir(&format!("large-{mode:?}"));
         let d = Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing())
@@ -600,11 +611,7 @@ async fn a_large_download_lands_whole_in_either_write_mode() {
             .with_write_mode(mode);
         let out = d
             .download(
-                &link(
-                    format!("{}/index.bin", srv.uri()),
-                    Some(body.len() as u64),
-                    Some(sha_hex(&body)),
-                ),
+                &link_to(format!("{}/index.bin", srv.uri()), &body),
                 &dir.join("index.bin"),
                 |_, _| {},
             )
@@ -622,23 +629,14 @@ async fn a_large_download_lands_whole_in_either_write_mode() {
 #[tokio::test]
 async fn downloads_are_verified_before_they_land() {
     let body = b"SNOMED CT-AU release bytes".repeat(1000);
-    let srv = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/a.zip"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(body.clone()))
-        .mount(&srv)
-        .await;
+    let srv = serving("/a.zip", &body).await;
     let dir = temp_dir("good");
     let d =
         Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing()).expect("downloader");
     let mut seen = 0;
     let out = d
         .download(
-            &link(
-                format!("{}/a.zip", srv.uri()),
-                Some(body.len() as u64),
-                Some(sha_hex(&body)),
-            ),
+            &link_to(format!("{}/a.zip", srv.uri()), &body),
             &dir.join("a.zip"),
             |n, total| {
                 seen = n;
@@ -656,12 +654,7 @@ async fn downloads_are_verified_before_they_land() {
 #[tokio::test]
 async fn wrong_hash_wrong_length_and_md5_leave_nothing_behind() {
     let body = b"index bytes".to_vec();
-    let srv = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/i.bin"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(body.clone()))
-        .mount(&srv)
-        .await;
+    let srv = serving("/i.bin", &body).await;
     let d =
         Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing()).expect("downloader");
     let url = format!("{}/i.bin", srv.uri());
@@ -731,16 +724,8 @@ async fn concurrent_downloads_to_one_destination_never_mix() {
     let dest = dir.join("index.bin");
     let d =
         Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing()).expect("downloader");
-    let la = link(
-        format!("{}/a.bin", srv.uri()),
-        Some(a.len() as u64),
-        Some(sha_hex(&a)),
-    );
-    let lb = link(
-        format!("{}/b.bin", srv.uri()),
-        Some(b.len() as u64),
-        Some(sha_hex(&b)),
-    );
+    let la = link_to(format!("{}/a.bin", srv.uri()), &a);
+    let lb = link_to(format!("{}/b.bin", srv.uri()), &b);
     let (ra, rb) = tokio::join!(
         d.download(&la, &dest, |_, _| {}),
         d.download(&lb, &dest, |_, _| {})
