@@ -9,17 +9,47 @@ use serde::{Serialize, Serializer};
 use super::content_type::ContentType;
 use super::values::{AtomDate, Checked, Md5, Sha256};
 
+/// How a text newtype holds its text.
+trait Stored {
+    fn into_owned_string(self) -> String;
+}
+
+impl Stored for Box<str> {
+    fn into_owned_string(self) -> String {
+        self.into_string()
+    }
+}
+
+impl Stored for Arc<str> {
+    fn into_owned_string(self) -> String {
+        String::from(&*self)
+    }
+}
+
 macro_rules! text_newtype {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
+    ($(#[$doc:meta])* $name:ident, Arc) => {
+        text_newtype!(@common $(#[$doc])* $name, Arc<str>);
+
+        // Values that repeat across a feed's entries share one allocation.
+        impl From<Arc<str>> for $name {
+            fn from(s: Arc<str>) -> Self {
+                Self(s)
+            }
+        }
+    };
+    ($(#[$doc:meta])* $name:ident, Box) => {
         // A boxed `str`: exact size and no capacity word, for values read once and kept.
+        text_newtype!(@common $(#[$doc])* $name, Box<str>);
+    };
+    (@common $(#[$doc:meta])* $name:ident, $store:ty) => {
+        $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-        pub struct $name(Box<str>);
+        pub struct $name($store);
 
         impl $name {
             /// Wraps the text as read from (or to be written to) a feed.
             pub fn new(text: impl Into<String>) -> Self {
-                Self(text.into().into_boxed_str())
+                Self(<$store>::from(text.into()))
             }
 
             /// The text.
@@ -34,7 +64,7 @@ macro_rules! text_newtype {
 
             /// Unwraps the text.
             pub fn into_string(self) -> String {
-                self.0.into_string()
+                Stored::into_owned_string(self.0)
             }
         }
 
@@ -46,13 +76,13 @@ macro_rules! text_newtype {
 
         impl From<String> for $name {
             fn from(s: String) -> Self {
-                Self(s.into_boxed_str())
+                Self(<$store>::from(s))
             }
         }
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                Self(s.into())
+                Self(<$store>::from(s))
             }
         }
 
@@ -67,26 +97,29 @@ macro_rules! text_newtype {
 text_newtype!(
     /// An `atom:id`: the identity of a feed or an entry (not of the artefact), conventionally
     /// `urn:uuid:…`. Kept opaque: Ontoserver samples use bare UUIDs, test feeds short ids.
-    AtomId
+    AtomId, Box
 );
 text_newtype!(
     /// `ncts:contentItemIdentifier`: the version-independent identity of an artefact (a FHIR
     /// canonical `url`, `http://snomed.info/sct/<module>`, `http://loinc.org`). Opaque: real
-    /// feeds publish non-URI identifiers.
-    ContentItemIdentifier
+    /// feeds publish non-URI identifiers. Shared: every version of an artefact, and each
+    /// package of a SNOMED release, repeats it.
+    ContentItemIdentifier, Arc
 );
 text_newtype!(
     /// `ncts:contentItemVersion`: the version-specific identity of an artefact. Opaque: SNOMED
-    /// version URIs, `url|version`, plain `20260408` or `4.11` all occur.
-    ContentItemVersion
+    /// version URIs, `url|version`, plain `20260408` or `4.11` all occur. Shared: the
+    /// packages of one SNOMED release repeat it.
+    ContentItemVersion, Arc
 );
 text_newtype!(
-    /// `ncts:fhirVersion`: `major.minor` or `major.minor.patch` (`4.0`, `4.0.1`).
-    FhirVersion
+    /// `ncts:fhirVersion`: `major.minor` or `major.minor.patch` (`4.0`, `4.0.1`). Shared: a
+    /// feed uses one or two.
+    FhirVersion, Arc
 );
 text_newtype!(
     /// The `code` of an `onto:permission`: a consumer needs at least one listed code.
-    PermissionCode
+    PermissionCode, Box
 );
 
 /// A content item: an artefact's identifier and version, which together name what a

@@ -1088,6 +1088,15 @@ impl Interner {
         }
     }
 
+    /// `s`, shared with the last value of its slot in the recent table when equal.
+    fn recent(&mut self, s: &str) -> Arc<str> {
+        let slot = &mut self.recent[Self::slot(s)];
+        match slot {
+            Some(hit) if **hit == *s => Arc::clone(hit),
+            _ => Arc::clone(slot.insert(Arc::from(s))),
+        }
+    }
+
     fn intern(&mut self, s: &str) -> Arc<str> {
         let slot = Self::slot(s);
         if let Some(hit) = &self.recent[slot]
@@ -1204,6 +1213,18 @@ impl<S: TokenSource> Parser<S> {
     fn shared_leaf(&mut self, s: Start, ext: &mut Vec<Element>) -> Result<Option<Arc<str>>, Error> {
         Ok(match self.leaf(s)? {
             Leaf::Text => Some(self.interner.intern(&self.text)),
+            Leaf::Element(el) => {
+                ext.push(el);
+                None
+            }
+        })
+    }
+
+    /// Like [`Self::shared_leaf`], for values with many distinct forms that repeat mostly
+    /// in runs (the packages of one release): shared when met recently, never looked up.
+    fn recent_leaf(&mut self, s: Start, ext: &mut Vec<Element>) -> Result<Option<Arc<str>>, Error> {
+        Ok(match self.leaf(s)? {
+            Leaf::Text => Some(self.interner.recent(&self.text)),
             Leaf::Element(el) => {
                 ext.push(el);
                 None
@@ -1546,13 +1567,13 @@ impl<S: TokenSource> Parser<S> {
                 Tag::Link => push_small(&mut e.links, self.link(s)?),
                 Tag::Source if e.source.is_none() => e.source = Some(Box::new(self.source(s)?)),
                 Tag::ContentItemIdentifier if e.identifier.is_none() => {
-                    e.identifier = self.leaf_into(s, ext)?.map(ContentItemIdentifier::from);
+                    e.identifier = self.recent_leaf(s, ext)?.map(ContentItemIdentifier::from);
                 }
                 Tag::ContentItemVersion if e.version.is_none() => {
-                    e.version = self.leaf_into(s, ext)?.map(ContentItemVersion::from);
+                    e.version = self.recent_leaf(s, ext)?.map(ContentItemVersion::from);
                 }
                 Tag::FhirVersion => {
-                    if let Some(v) = self.leaf_into(s, ext)? {
+                    if let Some(v) = self.shared_leaf(s, ext)? {
                         e.fhir_versions.push(FhirVersion::from(v));
                     }
                 }
@@ -2203,5 +2224,60 @@ mod tests {
         assert!(!Arc::ptr_eq(&b, &i.intern("SCT_RF2_ALL")));
         let long = "x".repeat(INTERN_MAX_LEN + 1);
         assert!(!Arc::ptr_eq(&i.intern(&long), &i.intern(&long)));
+    }
+
+    #[test]
+    fn packages_of_one_release_share_their_identifier_and_version() {
+        let entry = |term: &str| {
+            format!(
+                "<entry><id>urn:uuid:{term}</id><category term=\"{term}\"/>\
+                 <ncts:contentItemIdentifier>http://snomed.info/sct/32506021000036107</ncts:contentItemIdentifier>\
+                 <ncts:contentItemVersion>http://snomed.info/sct/32506021000036107/version/20260831</ncts:contentItemVersion>\
+                 <ncts:fhirVersion>4.0.1</ncts:fhirVersion></entry>"
+            )
+        };
+        let xml = format!(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\" \
+             xmlns:ncts=\"http://ns.electronichealth.net.au/ncts/syndication/asf/extensions/1.0.0\">{}{}</feed>",
+            entry("SCT_RF2_FULL"),
+            entry("SCT_RF2_SNAPSHOT")
+        );
+        let feed = read_feed(xml.as_bytes(), &ReadOptions::lenient())
+            .expect("reads")
+            .feed;
+        let [a, b] = &feed.entries[..] else {
+            panic!("two entries")
+        };
+        let same = |x: &str, y: &str| x.as_ptr() == y.as_ptr();
+        let (ai, bi) = (a.identifier.as_ref(), b.identifier.as_ref());
+        let (ai, bi) = (ai.expect("identifier"), bi.expect("identifier"));
+        assert!(same(ai.as_str(), bi.as_str()));
+        let (av, bv) = (
+            a.version.as_ref().expect("version"),
+            b.version.as_ref().expect("version"),
+        );
+        assert!(same(av.as_str(), bv.as_str()));
+        assert!(same(
+            a.fhir_versions[0].as_str(),
+            b.fhir_versions[0].as_str()
+        ));
+    }
+
+    #[test]
+    fn a_recent_value_is_shared_until_its_slot_is_taken() {
+        let mut i = Interner::default();
+        let v = "http://snomed.info/sct/32506021000036107/version/20260831";
+        let first = i.recent(v);
+        assert!(Arc::ptr_eq(&first, &i.recent(&String::from(v))));
+        assert_eq!(&*i.recent("http://amt.info/csv"), "http://amt.info/csv");
+        // A different value in the same slot replaces it: equal text, a new allocation.
+        let rival = (0..)
+            .map(|n| format!("{v}{n}"))
+            .find(|r| Interner::slot(r) == Interner::slot(v))
+            .expect("some suffix lands in the same slot");
+        assert_eq!(&*i.recent(&rival), rival);
+        let again = i.recent(v);
+        assert_eq!(&*again, v);
+        assert!(!Arc::ptr_eq(&first, &again));
     }
 }
