@@ -1210,21 +1210,26 @@ impl<S: TokenSource> Parser<S> {
         out
     }
 
+    /// A text-only element's text, shared through the interner; any other element goes to
+    /// `ext`.
     fn shared_leaf(&mut self, s: Start, ext: &mut Vec<Element>) -> Result<Option<Arc<str>>, Error> {
-        Ok(match self.leaf(s)? {
-            Leaf::Text => Some(self.interner.intern(&self.text)),
-            Leaf::Element(el) => {
-                ext.push(el);
-                None
-            }
-        })
+        self.leaf_shared_by(s, ext, Interner::intern)
     }
 
     /// Like [`Self::shared_leaf`], for values with many distinct forms that repeat mostly
     /// in runs (the packages of one release): shared when met recently, never looked up.
     fn recent_leaf(&mut self, s: Start, ext: &mut Vec<Element>) -> Result<Option<Arc<str>>, Error> {
+        self.leaf_shared_by(s, ext, Interner::recent)
+    }
+
+    fn leaf_shared_by(
+        &mut self,
+        s: Start,
+        ext: &mut Vec<Element>,
+        share: fn(&mut Interner, &str) -> Arc<str>,
+    ) -> Result<Option<Arc<str>>, Error> {
         Ok(match self.leaf(s)? {
-            Leaf::Text => Some(self.interner.recent(&self.text)),
+            Leaf::Text => Some(share(&mut self.interner, &self.text)),
             Leaf::Element(el) => {
                 ext.push(el);
                 None
