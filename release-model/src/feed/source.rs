@@ -78,11 +78,11 @@ fn syntax(base: u64, s: Syntax) -> SourceError {
 const BOM: &str = "\u{feff}";
 
 /// Line starts are remembered this far back, so positions of findings inside the current
-/// entry resolve after the reader has moved on (an entry is a few dozen lines). Past that, a
-/// document in memory is counted again from its start.
+/// entry resolve after the reader has moved on (an entry is a few dozen lines).
 const RECENT_LINES: usize = 1024;
 
-/// Lines counted up to an offset, moving forward only.
+/// Lines counted up to an offset, moving forward only: the streaming source's, which cannot
+/// look back at bytes it has dropped.
 #[derive(Debug, Default)]
 struct Lines {
     counted: u64,
@@ -104,11 +104,6 @@ impl Lines {
             self.recent.push_back(nl);
         }
         self.counted += bytes.len() as u64;
-    }
-
-    /// Whether `offset` lies before the oldest line start remembered.
-    fn forgotten(&self, offset: u64) -> bool {
-        self.recent.len() == RECENT_LINES && self.recent.front().is_some_and(|&nl| offset <= nl)
     }
 
     /// The position of an offset at or before where counting stopped.
@@ -140,13 +135,56 @@ impl Lines {
     }
 }
 
+/// Lines of a document held whole, counted in bulk up to the furthest offset asked for. A
+/// position behind that is found by counting back over the bytes, so nothing is kept per
+/// line: the full read asks for the position of every entry, and remembering each line it
+/// passed was a few percent of the read.
+#[derive(Debug, Default)]
+struct WholeLines {
+    counted: usize,
+    /// Newlines before `counted`.
+    newlines: u64,
+    /// Start of the line holding `counted`.
+    line_start: usize,
+}
+
+impl WholeLines {
+    /// The position of `target`, at most `bytes.len()`.
+    fn locate(&mut self, bytes: &[u8], target: usize) -> Position {
+        let (newlines, line_start) = if target >= self.counted {
+            let ahead = &bytes[self.counted..target];
+            let n = memchr::memchr_iter(b'\n', ahead).count();
+            if n > 0 {
+                self.newlines += n as u64;
+                self.line_start = memchr::memrchr(b'\n', ahead).map_or(0, |i| self.counted + i + 1);
+            }
+            self.counted = target;
+            (self.newlines, self.line_start)
+        } else {
+            // Findings inside the entry just read: rare, and a short way back.
+            let n = memchr::memchr_iter(b'\n', &bytes[target..self.counted]).count();
+            let line_start = if n == 0 {
+                self.line_start
+            } else {
+                memchr::memrchr(b'\n', &bytes[..target]).map_or(0, |i| i + 1)
+            };
+            (self.newlines - n as u64, line_start)
+        };
+        Position {
+            line: newlines + 1,
+            column: (target - line_start) as u64 + 1,
+            byte_offset: target as u64,
+        }
+    }
+}
+
 /// A whole document in memory, validated as UTF-8 once.
 pub(crate) struct SliceSource<'i> {
     bytes: &'i [u8],
     text: &'i str,
     pos: usize,
     tokenizer: Tokenizer,
-    lines: Lines,
+    lines: WholeLines,
 }
 
 impl<'i> SliceSource<'i> {
@@ -157,14 +195,12 @@ impl<'i> SliceSource<'i> {
             Ok(t) => t,
             Err(e) => {
                 let at = e.valid_up_to();
-                let mut lines = Lines::default();
-                lines.advance(&bytes[..at]);
                 let err = SourceError::Syntax {
                     offset: at as u64,
                     message: "the document is not UTF-8".into(),
                     expected: Some("UTF-8 text".into()),
                 };
-                return Err((err, lines.locate(at as u64)));
+                return Err((err, WholeLines::default().locate(bytes, at)));
             }
         };
         let pos = if text.starts_with(BOM) { BOM.len() } else { 0 };
@@ -173,7 +209,7 @@ impl<'i> SliceSource<'i> {
             text,
             pos,
             tokenizer: Tokenizer::default(),
-            lines: Lines::default(),
+            lines: WholeLines::default(),
         })
     }
 }
@@ -208,15 +244,8 @@ impl Source for SliceSource<'_> {
     fn position(&mut self, offset: u64) -> Position {
         let target = usize::try_from(offset)
             .unwrap_or(usize::MAX)
-            .min(self.bytes.len()) as u64;
-        if target < self.lines.counted && self.lines.forgotten(target) {
-            self.lines = Lines::default();
-        }
-        if target > self.lines.counted {
-            let from = self.lines.counted as usize;
-            self.lines.advance(&self.bytes[from..target as usize]);
-        }
-        self.lines.locate(target)
+            .min(self.bytes.len());
+        self.lines.locate(self.bytes, target)
     }
 }
 
@@ -433,6 +462,45 @@ mod tests {
         let at = from_slice[4].1;
         assert_eq!(slice.position(at).line, 3);
         assert_eq!(window.position(at), slice.position(at));
+    }
+
+    /// Line and column of `offset`, counted from the start every time.
+    fn naive(bytes: &[u8], offset: usize) -> (u64, u64) {
+        let before = &bytes[..offset];
+        let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        (line, (offset - start) as u64 + 1)
+    }
+
+    #[test]
+    fn positions_of_a_whole_document_agree_with_counting_from_the_start() {
+        for doc in [
+            &b"<feed>\n  <entry>\n\n    <id>x</id>\n  </entry>\n</feed>\n"[..],
+            b"\n\n\n",
+            b"<feed><entry><id>all on one line</id></entry></feed>",
+        ] {
+            let mut lines = WholeLines::default();
+            // Forward to every offset, each followed by a look back to every earlier one, as
+            // findings inside an entry are located after the entry's start.
+            for target in 0..=doc.len() {
+                let p = lines.locate(doc, target);
+                assert_eq!((p.line, p.column), naive(doc, target), "at {target}");
+                assert_eq!(p.byte_offset, target as u64);
+                for back in 0..target {
+                    let p = lines.locate(doc, back);
+                    assert_eq!((p.line, p.column), naive(doc, back), "back to {back}");
+                }
+            }
+            // Far ahead in one step, then behind.
+            let mut jump = WholeLines::default();
+            for target in [doc.len(), 0, doc.len() / 2, doc.len()] {
+                let p = jump.locate(doc, target);
+                assert_eq!((p.line, p.column), naive(doc, target), "jump to {target}");
+            }
+        }
     }
 
     #[test]
