@@ -594,7 +594,8 @@ enum AttrKey {
     Validated,
     UnprefixedSha256,
     UnprefixedMd5,
-    Foreign(XmlName),
+    /// Boxed: foreign attributes are rare, and every attribute of every start tag is a key.
+    Foreign(Box<XmlName>),
 }
 
 fn classify_attr(kind: NsKind, local: &str) -> Option<AttrKey> {
@@ -1000,11 +1001,11 @@ impl Markup {
                 },
             };
             let key = classify_attr(kind, alocal).unwrap_or_else(|| {
-                AttrKey::Foreign(XmlName {
+                AttrKey::Foreign(Box::new(XmlName {
                     namespace: uri.map(str::to_owned),
                     local: alocal.to_owned(),
                     prefix: aprefix.map(str::to_owned),
-                })
+                }))
             });
             let from = self.values.len();
             unescape_attr(raw, mode, offset, notes, &mut self.values)?;
@@ -2131,7 +2132,7 @@ fn crmi_slot<'a>(
 
 fn attr_key_name(key: AttrKey) -> XmlName {
     match key {
-        AttrKey::Foreign(n) => n,
+        AttrKey::Foreign(n) => *n,
         AttrKey::Rel => XmlName::new(None, "rel"),
         AttrKey::Href => XmlName::new(None, "href"),
         AttrKey::Type => XmlName::new(None, "type"),
