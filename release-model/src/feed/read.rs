@@ -421,7 +421,8 @@ fn declared_prefix(name: &str) -> Option<&str> {
 }
 
 fn split_qname(qname: &str) -> (Option<&str>, &str) {
-    match memchr::memchr(b':', qname.as_bytes()) {
+    // Names are a few bytes: a plain scan beats a call into `memchr`.
+    match qname.bytes().position(|b| b == b':') {
         Some(i) => (Some(&qname[..i]), &qname[i + 1..]),
         None => (None, qname),
     }
