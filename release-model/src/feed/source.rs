@@ -138,7 +138,7 @@ impl Lines {
 /// Lines of a document held whole, counted in bulk up to the furthest offset asked for. A
 /// position behind that is found by counting back over the bytes, so nothing is kept per
 /// line: the full read asks for the position of every entry, and remembering each line it
-/// passed was a few percent of the read.
+/// passed cost up to a tenth of the read (measured at 1k entries).
 #[derive(Debug, Default)]
 struct WholeLines {
     counted: usize,
