@@ -16,7 +16,9 @@ use syndication_client::{ClientOptions, Downloader, NoAuth, WriteMode};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const SIZE: usize = 64 << 20;
+mod support;
+
+use support::SIZE;
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -24,35 +26,10 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let body: Vec<u8> = (0..SIZE).map(|i| (i * 31 % 251) as u8).collect();
-    let hex: String = sha2::Sha256::digest(&body)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    // A minimal HTTP/1.1 server that writes the whole response in one call, so the server side
-    // costs little CPU and the measurement is of the client's download path.
-    let raw_url = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
-        let addr = listener.local_addr().expect("address");
-        let mut response = format!("HTTP/1.1 200 OK\r\nContent-Length: {SIZE}\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes();
-        response.extend_from_slice(&body);
-        let response = Arc::new(response);
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else { return };
-                let response = Arc::clone(&response);
-                tokio::spawn(async move {
-                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                    let mut buf = [0u8; 4096];
-                    // One request per connection is enough for the benchmark.
-                    if sock.read(&mut buf).await.is_ok() {
-                        let _ = sock.write_all(&response).await;
-                    }
-                });
-            }
-        });
-        format!("http://{addr}/index.bin")
-    });
+    let body = support::body();
+    let hex = support::sha256_hex(&body);
+    // The server side costs little CPU, so the measurement is of the client's download path.
+    let raw_url = support::raw_server(&rt, &body);
     let server = rt.block_on(async {
         let s = MockServer::start().await;
         Mock::given(method("GET"))
