@@ -10,7 +10,6 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use release_model::feed::{Checked, Link, LinkRel, Sha256};
 use sha2::Digest;
 use syndication_client::{ClientOptions, Downloader, NoAuth, WriteMode};
 use wiremock::matchers::{method, path};
@@ -39,12 +38,8 @@ fn bench(c: &mut Criterion) {
             .await;
         s
     });
-    let mut link = Link::new(LinkRel::Alternate, format!("{}/index.bin", server.uri()));
-    link.length = Some(Checked::Valid(SIZE as u64));
-    link.sha256 = Some(Checked::Valid(Sha256::parse(&hex).expect("hex")));
-    let dir = std::env::temp_dir().join(format!("synd-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let dest = dir.join("index.bin");
+    let link = support::link(format!("{}/index.bin", server.uri()), &hex);
+    let (dir, dest) = support::destination("bench");
     let downloader =
         Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing()).expect("downloader");
 

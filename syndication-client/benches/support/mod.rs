@@ -1,8 +1,10 @@
 //! What the download benches share: the artefact, its digest, and a local HTTP server that
 //! costs as little CPU as a server can, so what is measured is the client's download path.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use release_model::feed::{Checked, Link, LinkRel, Sha256};
 use sha2::Digest;
 
 /// Bytes per artefact: large enough that connection set-up is noise.
@@ -19,6 +21,22 @@ pub(crate) fn sha256_hex(body: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The feed link a download is verified against: the artefact's length and SHA-256.
+pub(crate) fn link(href: String, sha256_hex: &str) -> Link {
+    let mut link = Link::new(LinkRel::Alternate, href);
+    link.length = Some(Checked::Valid(SIZE as u64));
+    link.sha256 = Some(Checked::Valid(Sha256::parse(sha256_hex).expect("hex")));
+    link
+}
+
+/// A fresh directory for one bench run's downloads, and the destination in it.
+pub(crate) fn destination(bench: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("synd-{bench}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dest = dir.join("index.bin");
+    (dir, dest)
 }
 
 /// A minimal HTTP/1.1 server on `rt` that answers one request per connection by writing
