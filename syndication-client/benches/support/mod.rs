@@ -10,7 +10,8 @@ use sha2::Digest;
 /// Bytes per artefact: large enough that connection set-up is noise.
 pub(crate) const SIZE: usize = 64 << 20;
 
-/// The artefact served: a fixed, non-repeating-per-block byte pattern.
+/// The artefact served: a fixed byte pattern whose period (251 bytes) lines up with no block
+/// or chunk size.
 pub(crate) fn body() -> Vec<u8> {
     (0..SIZE).map(|i| (i * 31 % 251) as u8).collect()
 }
@@ -63,6 +64,7 @@ pub(crate) fn raw_server(rt: &tokio::runtime::Runtime, body: &[u8]) -> String {
                 tokio::spawn(async move {
                     use tokio::io::{AsyncReadExt, AsyncWriteExt};
                     let mut buf = [0u8; 4096];
+                    // One request per connection is enough for the benchmark.
                     if sock.read(&mut buf).await.is_ok() {
                         let _ = sock.write_all(&response).await;
                     }
