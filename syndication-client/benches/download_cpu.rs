@@ -36,12 +36,13 @@ mod support;
 /// Downloads counted, after the warm-up ones.
 const DOWNLOADS: u32 = 40;
 const WARM_UP: u32 = 3;
+const SERVER_THREAD: &str = "bench-server";
+
 /// Linux reports process and system CPU times in `USER_HZ` ticks, which is 100 on every
 /// architecture it supports.
 fn ticks(n: u64) -> Duration {
     Duration::from_millis(n * 10)
 }
-const SERVER_THREAD: &str = "bench-server";
 
 /// CPU time of the whole process, exited threads included.
 fn process_cpu() -> Duration {
@@ -69,7 +70,7 @@ fn threads_cpu(name: &str) -> Duration {
     total
 }
 
-/// Time every CPU of the machine spent idle or waiting for IO.
+/// Time the machine's CPUs spent idle or waiting for IO, summed over the CPUs.
 fn machine_idle() -> Duration {
     let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
     let cpu = stat.lines().next().expect("cpu line");
@@ -109,9 +110,9 @@ fn measure(server_apart: bool, mut prepare: impl FnMut(), mut one: impl FnMut())
     let (p1, s1, i1) = (process_cpu(), threads_cpu(SERVER_THREAD), machine_idle());
     Cost {
         wall: wall / DOWNLOADS,
-        process: (p1 - p0) / DOWNLOADS,
-        server: server_apart.then(|| (s1 - s0) / DOWNLOADS),
-        idle: (i1 - i0) / DOWNLOADS,
+        process: p1.saturating_sub(p0) / DOWNLOADS,
+        server: server_apart.then(|| s1.saturating_sub(s0) / DOWNLOADS),
+        idle: i1.saturating_sub(i0) / DOWNLOADS,
     }
 }
 
