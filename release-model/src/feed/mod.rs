@@ -53,10 +53,11 @@
 //! The streaming reader runs at a little over half the speed of a bare `quick-xml` event
 //! loop over the same bytes (`cargo bench -p release-model --bench feed_read`). The full read
 //! keeps up with it on small feeds and falls to about 0.4× at 100k entries: it allocates about
-//! ten times per entry, and with glibc's allocator consolidating those allocations when they
-//! are freed, and refaulting the heap for the next read, is about a quarter of its time.
-//! Programs that read large feeds repeatedly can keep that down with the streaming reader or
-//! another global allocator.
+//! ten times per entry, and glibc's allocator, consolidating those allocations when they are
+//! freed and refaulting the heap for the next read, takes about a quarter of its time.
+//! Programs that read large feeds repeatedly can keep that down with the streaming reader,
+//! another global allocator, or glibc's heap tunables (the workspace README has measured
+//! settings).
 
 mod content_type;
 mod finding;
