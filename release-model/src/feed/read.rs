@@ -19,7 +19,7 @@ use super::model::{
 use super::ns;
 use super::source::{BufSource, SliceSource, Source as TokenSource, SourceError, Token};
 use super::values::{AtomDate, Checked, LengthRead, Md5, Sha256, parse_bool, parse_length};
-use super::xml::{AttrSpan, same};
+use super::xml::{AttrSpan, LONG_TEXT, first_special, has_below, has_byte, same};
 use crate::error::{Error, Limit, Position};
 
 /// How forgiving the reader is.
@@ -676,6 +676,28 @@ fn after_line_end(rest: &str, i: usize) -> &str {
     &rest[i + if crlf { 2 } else { 1 }..]
 }
 
+/// Where an attribute value needs more than copying: a reference, or white space that
+/// normalises to a space.
+fn attr_special(raw: &str) -> Option<usize> {
+    first_special(
+        raw.as_bytes(),
+        |w| has_byte(w, b'&') || has_below(w, b'\r' + 1),
+        |b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'),
+    )
+}
+
+/// Where character data needs more than copying: a reference, or a CR line end.
+fn text_special(raw: &str) -> Option<usize> {
+    if raw.len() > LONG_TEXT {
+        return memchr::memchr2(b'&', b'\r', raw.as_bytes());
+    }
+    first_special(
+        raw.as_bytes(),
+        |w| has_byte(w, b'&') || has_byte(w, b'\r'),
+        |b| matches!(b, b'&' | b'\r'),
+    )
+}
+
 /// Appends a raw attribute value to `out`, unescaped and with literal white space
 /// normalised (XML 1.0 §3.3.3), recovering a raw `&` in lenient mode.
 fn unescape_attr(
@@ -686,10 +708,7 @@ fn unescape_attr(
     out: &mut String,
 ) -> Result<(), Fail> {
     let mut rest = raw;
-    while let Some(i) = rest
-        .bytes()
-        .position(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r'))
-    {
+    while let Some(i) = attr_special(rest) {
         out.push_str(&rest[..i]);
         let c = rest.as_bytes()[i];
         if c != b'&' {
@@ -766,7 +785,7 @@ fn unescape_text(
 ) -> Result<(), Fail> {
     let mut rest = raw;
     let mut dangling_reported = false;
-    while let Some(i) = memchr::memchr2(b'&', b'\r', rest.as_bytes()) {
+    while let Some(i) = text_special(rest) {
         out.push_str(&rest[..i]);
         let at = offset + (raw.len() - rest.len() + i) as u64;
         if rest.as_bytes()[i] == b'\r' {
@@ -882,6 +901,7 @@ impl Markup {
     /// Classifies a start tag at `depth`: binds its namespace declarations, resolves its
     /// name and attributes, and unescapes the attribute values into `self.values`.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn start(
         &mut self,
         qname: &str,
@@ -1042,7 +1062,7 @@ fn check_unique(qname: &str, attrs: &str, spans: &[AttrSpan], offset: u64) -> Re
         names
             .clone()
             .enumerate()
-            .find(|(i, n)| names.clone().take(*i).any(|m| m == *n))
+            .find(|(i, n)| names.clone().take(*i).any(|m| same(m, n)))
             .map(|(_, n)| n)
     } else {
         let mut seen = HashSet::with_capacity(spans.len());
@@ -1648,23 +1668,13 @@ impl<S: TokenSource> Parser<S> {
             );
             return self.element(s).map(Leaf::Element);
         }
-        self.text.clear();
-        if !self.pending_end {
-            let (mode, max_text) = (self.mode, self.limits.max_text_bytes);
-            let quick = self.src.leaf_text().map(|(raw, offset)| {
-                unescape_text(raw, offset, mode, &mut self.notes, &mut self.text)?;
-                if self.text.len() > max_text {
-                    return Err(Fail::Limit(Limit::TextSize, max_text as u64, offset));
-                }
-                Ok(())
-            });
-            if let Some(read) = quick {
-                self.flush_notes();
-                read.map_err(|f| self.fail(f))?;
-                self.markup.ns.end(self.depth);
-                self.depth = self.depth.saturating_sub(1);
-                return Ok(Leaf::Text);
-            }
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        let quick = self.quick_text(&mut text);
+        self.text = text;
+        if let Some(read) = quick {
+            read?;
+            return Ok(Leaf::Text);
         }
         loop {
             match self.next_tok(true)? {
@@ -1694,11 +1704,49 @@ impl<S: TokenSource> Parser<S> {
         }
     }
 
+    /// Appends the open element's content to `out` when it is character data followed at
+    /// once by the element's end tag, and closes the element; `None`, with nothing read,
+    /// when the content is anything else.
+    fn quick_text(&mut self, out: &mut String) -> Option<Result<(), Error>> {
+        if self.pending_end {
+            return None;
+        }
+        let (mode, max_text) = (self.mode, self.limits.max_text_bytes);
+        let read = self.src.leaf_text().map(|(raw, offset)| {
+            // Reserving for the raw text means one allocation of at most a few bytes more
+            // than the unescaped value needs.
+            out.reserve(raw.len());
+            unescape_text(raw, offset, mode, &mut self.notes, out)?;
+            if out.len() > max_text {
+                return Err(Fail::Limit(Limit::TextSize, max_text as u64, offset));
+            }
+            Ok(())
+        })?;
+        self.flush_notes();
+        Some(match read {
+            Ok(()) => {
+                self.markup.ns.end(self.depth);
+                self.depth = self.depth.saturating_sub(1);
+                Ok(())
+            }
+            Err(f) => Err(self.fail(f)),
+        })
+    }
+
     fn leaf_into(
         &mut self,
         s: Start,
         extensions: &mut Vec<Element>,
     ) -> Result<Option<String>, Error> {
+        // The usual case is unescaped straight into the value kept, sparing a copy through
+        // the text buffer.
+        if s.attrs.is_empty() {
+            let mut value = String::new();
+            if let Some(read) = self.quick_text(&mut value) {
+                read?;
+                return Ok(Some(value));
+            }
+        }
         Ok(match self.leaf(s)? {
             Leaf::Text => Some(self.take_text()),
             Leaf::Element(el) => {
@@ -1779,6 +1827,10 @@ impl<S: TokenSource> Parser<S> {
                 AttrKey::Type => text.kind = Some(TextKind::parse(self.value(&a))),
                 _ => text.push_attribute(self.attribute(a)),
             }
+        }
+        if let Some(read) = self.quick_text(&mut text.value) {
+            read?;
+            return Ok(text);
         }
         self.text.clear();
         let mut nodes = Vec::new();
@@ -2195,6 +2247,27 @@ mod tests {
         .expect("lenient");
         assert_eq!(out, "a  b c d&e ");
         assert!(notes.is_empty());
+    }
+
+    // The scans pass over plain bytes a word at a time, and long text through `memchr`:
+    // what needs unescaping is found wherever it falls.
+    #[test]
+    fn references_and_line_ends_are_found_past_the_first_words() {
+        for pad in [7, 8, 9, 23, LONG_TEXT - 3, LONG_TEXT + 40] {
+            let plain = "x".repeat(pad);
+            let (mut notes, mut out) = (Vec::new(), String::new());
+            let raw = format!("{plain}\t{plain}&amp;{plain}\r\n");
+            unescape_attr(&raw, Mode::Strict, 0, &mut notes, &mut out)
+                .map_err(|_| "well-formed")
+                .expect("strict");
+            assert_eq!(out, format!("{plain} {plain}&{plain} "), "pad {pad}");
+            out.clear();
+            let raw = format!("{plain}&lt;{plain}\r\n{plain}");
+            unescape_text(&raw, 0, Mode::Strict, &mut notes, &mut out)
+                .map_err(|_| "well-formed")
+                .expect("strict");
+            assert_eq!(out, format!("{plain}<{plain}\n{plain}"), "pad {pad}");
+        }
     }
 
     #[test]

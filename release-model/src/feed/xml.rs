@@ -22,7 +22,7 @@
 
 use std::ops::Range;
 
-use memchr::{memchr, memmem};
+use memchr::{memchr, memchr2, memmem};
 
 /// One token, as ranges into the window it was read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,9 +100,53 @@ pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
-/// Bytes looked at one by one before handing a search to `memchr`: most searches in a feed
-/// end within a few bytes (the white space between elements, a closing tag's name), where
-/// `memchr`'s setup costs more than the scan.
+/// A word with every byte set to `b`.
+const fn splat(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// Whether a byte of `w` is `b`.
+#[inline]
+pub(crate) fn has_byte(w: u64, b: u8) -> bool {
+    let x = w ^ splat(b);
+    x.wrapping_sub(splat(1)) & !x & splat(0x80) != 0
+}
+
+/// Whether a byte of `w` is below `n` (at most 128).
+#[inline]
+pub(crate) fn has_below(w: u64, n: u8) -> bool {
+    w.wrapping_sub(splat(n)) & !w & splat(0x80) != 0
+}
+
+/// The index of the first byte of `bytes` that `wanted` accepts. Eight bytes at a time are
+/// passed over while `word_may_hold` rules them out: attribute values and the text of a
+/// feed's elements are short, where this beats `memchr`'s setup, and nearly always hold no
+/// byte wanted at all.
+#[inline]
+pub(crate) fn first_special(
+    bytes: &[u8],
+    word_may_hold: impl Fn(u64) -> bool,
+    wanted: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    let mut i = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        if word_may_hold(u64::from_le_bytes(word)) {
+            break;
+        }
+        i += 8;
+    }
+    bytes[i..].iter().position(|&b| wanted(b)).map(|p| i + p)
+}
+
+/// Bytes scanned a word at a time before a search is handed to `memchr`: most searches in a
+/// feed end within a few dozen bytes (the white space between elements, a closing tag's name,
+/// an identifier), where `memchr`'s setup costs more than the scan.
+pub(crate) const LONG_TEXT: usize = 128;
+
+/// Bytes looked at one by one before [`find`] hands its search to `memchr`.
 const SHORT_SCAN: usize = 16;
 
 /// The index of the first `needle` in `hay`.
@@ -113,6 +157,17 @@ fn find(needle: u8, hay: &[u8]) -> Option<usize> {
         None if hay.len() > SHORT_SCAN => {
             memchr(needle, &hay[SHORT_SCAN..]).map(|i| i + SHORT_SCAN)
         }
+        None => None,
+    }
+}
+
+/// The index of the first `a` or `b` in `hay`, scanning as [`find`] does.
+fn find2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+    let head = &hay[..hay.len().min(LONG_TEXT)];
+    let may_hold = |w| has_byte(w, a) || has_byte(w, b);
+    match first_special(head, may_hold, |c| c == a || c == b) {
+        Some(i) => Some(i),
+        None if hay.len() > LONG_TEXT => memchr2(a, b, &hay[LONG_TEXT..]).map(|i| i + LONG_TEXT),
         None => None,
     }
 }
@@ -389,17 +444,18 @@ impl Tokenizer {
                 }
                 None => return more(i, "a start tag", "a quoted value"),
             };
-            let Some(n) = find(q, &b[j + 1..]) else {
+            // One pass finds the closing quote and any '<' before it.
+            let Some(n) = find2(q, b'<', &b[j + 1..]) else {
                 return more(j, "an attribute value", "a closing quote");
             };
-            let value = j + 1..j + 1 + n;
-            if memchr(b'<', &b[value.clone()]).is_some() {
+            if b[j + 1 + n] == b'<' {
                 return Err(Syntax::new(
                     j,
                     format!("'<' in the value of attribute '{}'", &window[name]),
                     Some("'&lt;'"),
                 ));
             }
+            let value = j + 1..j + 1 + n;
             // Kept relative to the attribute text, which is what the reader is handed.
             self.attrs.push(AttrSpan {
                 name: name.start - name_end..name.end - name_end,
@@ -508,6 +564,29 @@ mod tests {
                 Step::Token(Raw::Eof, _) => return Ok(out),
                 Step::Token(tok, at) => out.push((tok, at)),
                 Step::NeedMore => unreachable!("the whole document is given"),
+            }
+        }
+    }
+
+    // The word-at-a-time scans agree with a byte-by-byte search for every byte value, at
+    // every position around the word boundaries and past the hand-over to `memchr`.
+    #[test]
+    fn word_scans_find_what_a_plain_scan_finds() {
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, LONG_TEXT, LONG_TEXT + 9] {
+            for at in (0..len).step_by(1.max(len / 24)) {
+                for b in 0..=255u8 {
+                    let mut hay = vec![b'a'; len];
+                    hay[at] = b;
+                    let plain = |pred: &dyn Fn(u8) -> bool| hay.iter().position(|&c| pred(c));
+                    assert_eq!(find(b, &hay), plain(&|c| c == b), "{len} {at} {b}");
+                    assert_eq!(
+                        find2(b'"', b'<', &hay),
+                        plain(&|c| c == b'"' || c == b'<'),
+                        "{len} {at} {b}"
+                    );
+                    let below = first_special(&hay, |w| has_below(w, 14), |c| c < 14);
+                    assert_eq!(below, plain(&|c| c < 14), "{len} {at} {b}");
+                }
             }
         }
     }
