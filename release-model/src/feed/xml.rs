@@ -141,9 +141,9 @@ pub(crate) fn first_special(
     bytes[i..].iter().position(|&b| wanted(b)).map(|p| i + p)
 }
 
-/// Bytes scanned a word at a time before a search is handed to `memchr`: most searches in a
-/// feed end within a few dozen bytes (the white space between elements, a closing tag's name,
-/// an identifier), where `memchr`'s setup costs more than the scan.
+/// Bytes scanned a word at a time before a search is handed to `memchr`: a feed's attribute
+/// values and element text are mostly a few dozen bytes (an identifier, a URL, a hash), where
+/// `memchr`'s setup costs more than the scan.
 pub(crate) const LONG_TEXT: usize = 128;
 
 /// Bytes looked at one by one before [`find`] hands its search to `memchr`.
