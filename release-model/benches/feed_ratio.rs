@@ -13,6 +13,7 @@
 
 use std::time::{Duration, Instant};
 
+mod readers;
 mod support;
 
 /// Time each reader gets in a round, at least: a reader is run this long, in whole reads.
@@ -37,7 +38,7 @@ fn main() {
         let bytes = xml.as_bytes();
         let mib = bytes.len() as f64 / f64::from(1 << 20);
         // Reads per round: as many as fill the slice, judged from one read after a warm-up.
-        let reads: Vec<u32> = support::READERS
+        let reads: Vec<u32> = readers::READERS
             .iter()
             .map(|(_, read)| {
                 read(bytes);
@@ -47,11 +48,11 @@ fn main() {
                 (SLICE.as_secs_f64() / once).ceil().clamp(1.0, 10_000.0) as u32
             })
             .collect();
-        let mut speeds: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); support::READERS.len()];
+        let mut speeds: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); readers::READERS.len()];
         for round in 0..rounds {
-            for k in 0..support::READERS.len() {
-                let i = (k + round) % support::READERS.len();
-                let (_, read) = support::READERS[i];
+            for k in 0..readers::READERS.len() {
+                let i = (k + round) % readers::READERS.len();
+                let (_, read) = readers::READERS[i];
                 let start = Instant::now();
                 for _ in 0..reads[i] {
                     std::hint::black_box(read(bytes));
@@ -61,7 +62,7 @@ fn main() {
             }
         }
         println!("\n{n} entries ({mib:.1} MiB)");
-        for (i, (name, _)) in support::READERS.iter().enumerate() {
+        for (i, (name, _)) in readers::READERS.iter().enumerate() {
             println!("  {name:<20} {:>7.1} MiB/s", median(&speeds[i]));
         }
         for (against, target) in TARGETS {
@@ -74,7 +75,7 @@ fn main() {
             let m = median(&ratios);
             println!(
                 "  full / {:<20} {m:>5.2}× (rounds {low:.2}–{high:.2}); target {target}×: {}",
-                support::READERS[against].0,
+                readers::READERS[against].0,
                 if m >= target { "met" } else { "not met" }
             );
         }

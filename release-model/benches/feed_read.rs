@@ -7,6 +7,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
+mod readers;
 mod support;
 
 fn bench(c: &mut Criterion) {
@@ -16,7 +17,7 @@ fn bench(c: &mut Criterion) {
         let xml = support::ncts_shaped(n);
         let bytes = xml.as_bytes();
         group.throughput(Throughput::Bytes(bytes.len() as u64));
-        for (name, read) in support::READERS {
+        for (name, read) in readers::READERS {
             group.bench_with_input(BenchmarkId::new(name, n), bytes, |b, x| b.iter(|| read(x)));
         }
     }
