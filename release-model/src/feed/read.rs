@@ -19,7 +19,7 @@ use super::model::{
 use super::ns;
 use super::source::{BufSource, SliceSource, Source as TokenSource, SourceError, Token};
 use super::values::{AtomDate, Checked, LengthRead, Md5, Sha256, parse_bool, parse_length};
-use super::xml::{AttrSpan, LONG_TEXT, first_special, has_below, has_byte, same};
+use super::xml::{AttrSpan, find2, first_special, has_below, has_byte, same};
 use crate::error::{Error, Limit, Position};
 
 /// How forgiving the reader is.
@@ -688,14 +688,7 @@ fn attr_special(raw: &str) -> Option<usize> {
 
 /// Where character data needs more than copying: a reference, or a CR line end.
 fn text_special(raw: &str) -> Option<usize> {
-    if raw.len() > LONG_TEXT {
-        return memchr::memchr2(b'&', b'\r', raw.as_bytes());
-    }
-    first_special(
-        raw.as_bytes(),
-        |w| has_byte(w, b'&') || has_byte(w, b'\r'),
-        |b| matches!(b, b'&' | b'\r'),
-    )
+    find2(b'&', b'\r', raw.as_bytes())
 }
 
 /// Appends a raw attribute value to `out`, unescaped and with literal white space
@@ -2232,6 +2225,7 @@ fn md5(raw: &str) -> Checked<Md5> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed::xml::LONG_TEXT;
 
     // Found by the `read_feed` fuzz target: a CR LF pair advanced past the end of the value.
     #[test]

@@ -162,7 +162,7 @@ fn find(needle: u8, hay: &[u8]) -> Option<usize> {
 }
 
 /// The index of the first `a` or `b` in `hay`, scanning as [`find`] does.
-fn find2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+pub(crate) fn find2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
     let head = &hay[..hay.len().min(LONG_TEXT)];
     let may_hold = |w| has_byte(w, a) || has_byte(w, b);
     match first_special(head, may_hold, |c| c == a || c == b) {
