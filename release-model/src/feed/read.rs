@@ -5,6 +5,8 @@
 //! character data and attribute values are unescaped into buffers the parser reuses, so the
 //! full read allocates little beyond the values it keeps.
 
+mod fast;
+
 use std::collections::HashSet;
 use std::io::{BufRead, Read};
 use std::ops::Range;
@@ -1159,6 +1161,8 @@ struct Parser<S: TokenSource> {
     /// Character data read for the element being read, unescaped; text-accepting readers
     /// take it at each markup boundary.
     text: String,
+    /// Entries the shortcut for common entries read, and entries it turned back from.
+    shortcut: fast::Record,
 }
 
 /// The content of an element that should hold only text.
@@ -1190,6 +1194,7 @@ impl<S: TokenSource> Parser<S> {
             interner: Interner::default(),
             pending_end: false,
             text: String::new(),
+            shortcut: fast::Record::default(),
         }
     }
 
@@ -1565,6 +1570,10 @@ impl<S: TokenSource> Parser<S> {
         self.entry_index = Some(index);
         let first_finding = self.findings.len();
         e.attributes = self.attributes(start.attrs);
+        if e.attributes.is_empty() && self.fast_entry(e) {
+            self.entry_index = None;
+            return Ok(());
+        }
         loop {
             let s = match self.next_tok(false)? {
                 Tok::End => break,

@@ -223,6 +223,19 @@ impl Tokenizer {
         self.open.truncate(len);
     }
 
+    /// How many elements are open.
+    pub(crate) fn open_count(&self) -> usize {
+        self.open_ends.len()
+    }
+
+    /// Closes elements until `count` are open: a reader that went ahead and turned back
+    /// restores the state it started from.
+    pub(crate) fn close_to(&mut self, count: usize) {
+        while self.open_ends.len() > count {
+            self.pop();
+        }
+    }
+
     /// Reads the token at `*pos` in `window`, advancing `*pos` past it. `last` says that no
     /// input follows the window.
     // Inlined into the sources, so the token's kind is decided once rather than re-matched

@@ -69,6 +69,11 @@ fn every_fixture_reads_round_trips_and_writes_well_formed_xml() {
             .collect::<Result<_, _>>()
             .expect("stream reads");
         assert_eq!(streamed, outcome.feed.entries, "{name}: streamed entries");
+        assert_eq!(
+            reader.take_findings(),
+            outcome.findings,
+            "{name}: streamed findings"
+        );
         let header = reader.finish().expect("stream finishes");
         assert_eq!(
             header.profile, outcome.feed.profile,

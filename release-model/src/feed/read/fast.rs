@@ -1,0 +1,606 @@
+//! The full read's shortcut for the commonest shape of entry.
+//!
+//! Nearly every entry a terminology server publishes is the same dozen Atom and NCTS
+//! elements: text-only leaves, a link and a category with known attributes, an author with a
+//! name, a URI and an email. This reader fills such an entry from the tokenizer's output
+//! directly, without the general reader's tokens, attribute lists and attribute buffer.
+//!
+//! It gives up on anything else: an element or attribute it does not know, markup inside a
+//! leaf, a repeat of a single-valued element, a comment, a legacy namespace, anything that
+//! would be a finding or an error, a limit within reach. The caller then restores the
+//! cursor and the tokenizer and reads the entry again with the general reader, so an entry
+//! read here is exactly what the general reader makes of it. The streaming reader never
+//! takes this path, which is what the fixture tests and the fuzz target compare against.
+
+use super::*;
+use crate::feed::source::Whole;
+use crate::feed::xml::{Raw, Step, Tokenizer};
+
+/// The attributes of a link this reader fills, as bits of a set: an attribute met twice is
+/// left to the general reader (which rejects a repeated name).
+fn link_bit(key: &AttrKey) -> Option<u32> {
+    Some(match key {
+        AttrKey::Rel => 1,
+        AttrKey::Href => 1 << 1,
+        AttrKey::Type => 1 << 2,
+        AttrKey::Length => 1 << 3,
+        AttrKey::Sha256 => 1 << 4,
+        AttrKey::Md5 => 1 << 5,
+        _ => return None,
+    })
+}
+
+fn only(wanted: AttrKey) -> impl Fn(&AttrKey) -> Option<u32> {
+    move |key| (*key == wanted).then_some(1)
+}
+
+fn category_bit(key: &AttrKey) -> Option<u32> {
+    Some(match key {
+        AttrKey::Term => 1,
+        AttrKey::Scheme => 1 << 1,
+        AttrKey::Label => 1 << 2,
+        _ => return None,
+    })
+}
+
+/// How the shortcut has fared in this document. An entry it turns back from is read twice,
+/// in part, so once it has turned back from more than a few entries and from more than a
+/// third of those it tried, the document is not of the common shape and it stops trying:
+/// that is where the time it loses on misses would pass what it saves on hits (it reads an
+/// entry in about two thirds of the general reader's time).
+#[derive(Debug, Default)]
+pub(super) struct Record {
+    hits: usize,
+    misses: usize,
+}
+
+impl Record {
+    /// Misses always tolerated, whatever the hits.
+    const GRACE: usize = 16;
+
+    fn worth_trying(&self) -> bool {
+        self.misses <= Self::GRACE || self.misses * 2 <= self.hits
+    }
+}
+
+/// What the shortcut reads with: the document, the parser's state it shares, and scratch.
+struct Fast<'a, 'p> {
+    doc: &'a str,
+    pos: &'a mut usize,
+    tokenizer: &'a mut Tokenizer,
+    ns: &'p Namespaces,
+    interner: &'p mut Interner,
+    /// The parser's notes, empty on entry: a note means a finding, so the shortcut gives up.
+    notes: &'p mut Vec<Note>,
+    scratch: &'p mut String,
+    mode: Mode,
+    max_text: usize,
+}
+
+/// A start tag, as ranges into the document.
+struct StartTag {
+    name: Range<usize>,
+    attrs: Range<usize>,
+    empty: bool,
+    offset: usize,
+}
+
+impl<S: TokenSource> Parser<S> {
+    /// Reads the entry whose start tag was just read into `e` (which is empty), when it has
+    /// the common shape; `false`, with the cursor, the tokenizer and `e` as they were, when
+    /// it does not or the source is not held whole.
+    pub(super) fn fast_entry(&mut self, e: &mut Entry) -> bool {
+        // An entry's deepest elements are an author's children, two below it.
+        if self.pending_end
+            || self.depth + 2 > self.limits.max_depth
+            || !self.notes.is_empty()
+            || !self.shortcut.worth_trying()
+        {
+            return false;
+        }
+        let Some(Whole {
+            text,
+            pos,
+            tokenizer,
+        }) = self.src.whole()
+        else {
+            return false;
+        };
+        let (start, open) = (*pos, tokenizer.open_count());
+        let mut fast = Fast {
+            doc: text,
+            pos,
+            tokenizer,
+            ns: &self.markup.ns,
+            interner: &mut self.interner,
+            notes: &mut self.notes,
+            scratch: &mut self.text,
+            mode: self.mode,
+            max_text: self.limits.max_text_bytes,
+        };
+        if fast.entry(e).is_some() {
+            self.shortcut.hits += 1;
+            // The entry's end tag was read: close it as the general reader does.
+            self.markup.ns.end(self.depth);
+            self.depth -= 1;
+            return true;
+        }
+        self.shortcut.misses += 1;
+        *fast.pos = start;
+        fast.tokenizer.close_to(open);
+        fast.notes.clear();
+        *e = Entry::default();
+        false
+    }
+}
+
+impl Fast<'_, '_> {
+    /// The next token when it is a start tag, `Ok(None)` at the open element's end tag; any
+    /// other token is given up on.
+    fn next_start(&mut self) -> Option<Option<StartTag>> {
+        match self.tokenizer.next(self.doc, self.pos, true, true) {
+            Ok(Step::Token(Raw::End, _)) => Some(None),
+            Ok(Step::Token(Raw::Start { name, attrs, empty }, offset)) => Some(Some(StartTag {
+                name,
+                attrs,
+                empty,
+                offset,
+            })),
+            _ => None,
+        }
+    }
+
+    /// The tag of a start tag's name, when its namespace is bound and current.
+    fn tag(&self, s: &StartTag) -> Option<Tag> {
+        let (prefix, local) = split_qname(&self.doc[s.name.clone()]);
+        match self.ns.resolve(prefix) {
+            Resolved::Bound(_, kind) if kind != NsKind::NctsLegacy => Tag::classify(kind, local),
+            _ => None,
+        }
+    }
+
+    fn entry(&mut self, e: &mut Entry) -> Option<()> {
+        while let Some(s) = self.next_start()? {
+            match self.tag(&s)? {
+                Tag::Id if e.id.is_none() => e.id = Some(AtomId::from(self.leaf_owned(&s)?)),
+                Tag::Title if e.title.is_none() => e.title = Some(self.text(&s)?),
+                Tag::Summary if e.summary.is_none() => e.summary = Some(self.text(&s)?),
+                Tag::Rights if e.rights.is_none() => e.rights = Some(self.text(&s)?),
+                Tag::Updated if e.updated.is_none() => {
+                    self.leaf(&s)?;
+                    e.updated = Some(date(self.scratch));
+                }
+                Tag::Published if e.published.is_none() => {
+                    self.leaf(&s)?;
+                    e.published = Some(date(self.scratch));
+                }
+                Tag::Author => push_small(&mut e.authors, self.person(&s)?),
+                Tag::Contributor => push_small(&mut e.contributors, self.person(&s)?),
+                Tag::Category => push_small(&mut e.categories, self.category(&s)?),
+                Tag::Link => push_small(&mut e.links, self.link(&s)?),
+                Tag::ContentItemIdentifier if e.identifier.is_none() => {
+                    self.leaf(&s)?;
+                    let v = self.interner.recent(self.scratch);
+                    e.identifier = Some(ContentItemIdentifier::from(v));
+                }
+                Tag::ContentItemVersion if e.version.is_none() => {
+                    self.leaf(&s)?;
+                    let v = self.interner.recent(self.scratch);
+                    e.version = Some(ContentItemVersion::from(v));
+                }
+                Tag::FhirVersion => {
+                    self.leaf(&s)?;
+                    let v = self.interner.intern(self.scratch);
+                    e.fhir_versions.push(FhirVersion::from(v));
+                }
+                Tag::FhirProfile => e.fhir_profiles.push(self.leaf_owned(&s)?),
+                Tag::BundleInterpretation if e.bundle_interpretation.is_none() => {
+                    self.leaf(&s)?;
+                    e.bundle_interpretation = Some(BundleInterpretation::parse(self.scratch));
+                }
+                Tag::SctBaseVersion if e.sct_base_version.is_none() => {
+                    e.sct_base_version = Some(self.leaf_owned(&s)?);
+                }
+                Tag::PackageDependency if e.package_dependency.is_none() => {
+                    e.package_dependency = Some(Box::new(self.package_dependency(&s)?));
+                }
+                Tag::Permission => e.permissions.push(self.permission(&s)?),
+                _ => return None,
+            }
+        }
+        Some(())
+    }
+
+    /// The text of a text-only element without attributes, unescaped into `out`; the
+    /// element is then closed.
+    fn leaf_into(&mut self, s: &StartTag, out: &mut String) -> Option<()> {
+        if !self.tokenizer.attributes().is_empty() {
+            return None;
+        }
+        self.text_into(s, out)
+    }
+
+    /// As [`leaf_into`](Self::leaf_into), whatever attributes the element has.
+    fn text_into(&mut self, s: &StartTag, out: &mut String) -> Option<()> {
+        if s.empty {
+            return None;
+        }
+        let text = self.tokenizer.leaf_text(self.doc, self.pos)?;
+        let raw = &self.doc[text.clone()];
+        out.reserve(raw.len());
+        unescape_text(raw, text.start as u64, self.mode, self.notes, out).ok()?;
+        (self.notes.is_empty() && out.len() <= self.max_text).then_some(())
+    }
+
+    /// A leaf's text, left in the scratch buffer.
+    fn leaf(&mut self, s: &StartTag) -> Option<()> {
+        let mut scratch = std::mem::take(self.scratch);
+        scratch.clear();
+        let read = self.leaf_into(s, &mut scratch);
+        *self.scratch = scratch;
+        read
+    }
+
+    /// A leaf's text as a value of its own.
+    fn leaf_owned(&mut self, s: &StartTag) -> Option<String> {
+        let mut out = String::new();
+        self.leaf_into(s, &mut out)?;
+        Some(out)
+    }
+
+    /// A text construct holding text, with or without its `type`.
+    fn text(&mut self, s: &StartTag) -> Option<Text> {
+        let mut kind = None;
+        self.each_attribute(s, only(AttrKey::Type), |_, _, v| {
+            kind = Some(TextKind::parse(v));
+            Some(())
+        })?;
+        let mut text = Text::default();
+        self.text_into(s, &mut text.value)?;
+        text.kind = kind;
+        Some(text)
+    }
+
+    fn package_dependency(&mut self, s: &StartTag) -> Option<PackageDependency> {
+        if !self.tokenizer.attributes().is_empty() {
+            return None;
+        }
+        let mut d = PackageDependency::default();
+        if s.empty {
+            return Some(d);
+        }
+        while let Some(c) = self.next_start()? {
+            let list = match self.tag(&c)? {
+                Tag::EditionDependency => &mut d.editions,
+                Tag::DerivativeDependency => &mut d.derivatives,
+                _ => return None,
+            };
+            list.push(self.leaf_owned(&c)?);
+        }
+        Some(d)
+    }
+
+    /// An `onto:permission` with its one attribute, `code`.
+    fn permission(&mut self, s: &StartTag) -> Option<PermissionCode> {
+        let mut code = None;
+        self.each_attribute(s, only(AttrKey::Code), |_, _, v| {
+            code = Some(PermissionCode::from(v.to_owned()));
+            Some(())
+        })?;
+        self.close_empty(s)?;
+        code
+    }
+
+    /// An element that has no content in the model: empty, or closed with only white space
+    /// before its end tag.
+    fn close_empty(&mut self, s: &StartTag) -> Option<()> {
+        if s.empty {
+            return Some(());
+        }
+        self.next_start()?.is_none().then_some(())
+    }
+
+    fn person(&mut self, s: &StartTag) -> Option<Person> {
+        if s.empty || !self.tokenizer.attributes().is_empty() {
+            return None;
+        }
+        let mut p = Person::default();
+        while let Some(c) = self.next_start()? {
+            let slot = match self.tag(&c)? {
+                Tag::Name if p.name.is_none() => &mut p.name,
+                Tag::Uri if p.uri.is_none() => &mut p.uri,
+                Tag::Email if p.email.is_none() => &mut p.email,
+                _ => return None,
+            };
+            self.leaf(&c)?;
+            *slot = Some(self.interner.intern(self.scratch));
+        }
+        Some(p)
+    }
+
+    /// Each attribute of the start tag just read, classified, with its value unescaped into
+    /// `value` (cleared first) before `fill` takes it. `bit` admits a key once.
+    fn each_attribute(
+        &mut self,
+        s: &StartTag,
+        bit: impl Fn(&AttrKey) -> Option<u32>,
+        mut fill: impl FnMut(&mut Interner, AttrKey, &str) -> Option<()>,
+    ) -> Option<()> {
+        let attrs = &self.doc[s.attrs.clone()];
+        let mut seen = 0;
+        let mut value = std::mem::take(self.scratch);
+        for span in self.tokenizer.attributes() {
+            let raw = &attrs[span.value.clone()];
+            if raw.len() > self.max_text {
+                return None;
+            }
+            let (prefix, local) = split_qname(&attrs[span.name.clone()]);
+            let kind = match prefix {
+                None => NsKind::None,
+                Some(_) => match self.ns.resolve(prefix) {
+                    Resolved::Bound(_, kind) if kind != NsKind::NctsLegacy => kind,
+                    _ => return None,
+                },
+            };
+            let key = classify_attr(kind, local)?;
+            let b = bit(&key)?;
+            if seen & b != 0 {
+                return None;
+            }
+            seen |= b;
+            value.clear();
+            unescape_attr(raw, self.mode, s.offset as u64, self.notes, &mut value).ok()?;
+            if !self.notes.is_empty() {
+                return None;
+            }
+            fill(self.interner, key, &value)?;
+        }
+        *self.scratch = value;
+        Some(())
+    }
+
+    fn link(&mut self, s: &StartTag) -> Option<Link> {
+        let mut link = Link::default();
+        self.each_attribute(s, link_bit, |interner, key, v| {
+            match key {
+                AttrKey::Rel => link.rel = Some(LinkRel::parse(v)),
+                AttrKey::Href => link.href = v.to_owned(),
+                AttrKey::Type => link.media_type = Some(interner.intern(v)),
+                AttrKey::Length => {
+                    link.length = Some(match parse_length(v) {
+                        Some(LengthRead::Plain(n)) => Checked::Valid(n),
+                        // A finding: the general reader reports it.
+                        Some(LengthRead::Separated(_)) => return None,
+                        None => Checked::Malformed(v.to_owned()),
+                    });
+                }
+                AttrKey::Sha256 => link.sha256 = Some(sha256(v)),
+                AttrKey::Md5 => link.md5 = Some(md5(v)),
+                _ => return None,
+            }
+            Some(())
+        })?;
+        self.close_empty(s)?;
+        Some(link)
+    }
+
+    fn category(&mut self, s: &StartTag) -> Option<Category> {
+        let mut c = Category::default();
+        let mut term = None;
+        self.each_attribute(s, category_bit, |interner, key, v| {
+            let v = interner.intern(v);
+            match key {
+                AttrKey::Term => term = Some(v),
+                AttrKey::Scheme => c.scheme = Some(v),
+                AttrKey::Label => c.label = Some(v),
+                _ => return None,
+            }
+            Some(())
+        })?;
+        c.term = term.unwrap_or_else(|| self.interner.intern(""));
+        self.close_empty(s)?;
+        Some(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ATOM_NCTS: &str = r#"xmlns="http://www.w3.org/2005/Atom" xmlns:ncts="http://ns.electronichealth.net.au/ncts/syndication/asf/extensions/1.0.0" xmlns:sct="http://snomed.info/syndication/sct-extension/1.0.0" xmlns:onto="http://ontoserver.csiro.au/syndication/""#;
+
+    const COMMON: &str = r#"<entry>
+    <title>SNOMED CT-AU &amp; AMT</title>
+    <link rel="alternate" type="application/zip" href="https://example.org/a.zip?x=1&amp;y=2" length="1234" ncts:sha256Hash="e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"/>
+    <category term="SCT_RF2_FULL" label="SNOMED CT RF2 Full" scheme="http://ns.electronichealth.net.au/ncts/syndication/asf/scheme/1.0.0"/>
+    <author><name>Australian Digital Health Agency</name><uri>http://www.digitalhealth.gov.au</uri><email>help@digitalhealth.gov.au</email></author>
+    <id>urn:uuid:8d0fbb68-e8dc-3820-0001-000000000001</id>
+    <rights>Copyright &#169; 2026</rights>
+    <updated>2026-08-01T00:25:01Z</updated>
+    <published>2026-08-01T00:25:01+10:00</published>
+    <summary>terms &lt;new&gt; and &quot;retired&quot;</summary>
+    <ncts:contentItemIdentifier>http://snomed.info/sct/32506021000036107</ncts:contentItemIdentifier>
+    <ncts:contentItemVersion>http://snomed.info/sct/32506021000036107/version/20260831</ncts:contentItemVersion>
+    <ncts:fhirVersion>4.0.1</ncts:fhirVersion>
+    <ncts:bundleInterpretation>batch</ncts:bundleInterpretation>
+  </entry>"#;
+
+    fn feed(entry: &str) -> String {
+        format!("<feed {ATOM_NCTS}><id>urn:uuid:f</id>\n  {entry}\n</feed>")
+    }
+
+    /// Whether the shortcut read the document's first entry, and what it read.
+    fn shortcut(doc: &str, options: ReadOptions) -> Option<Entry> {
+        let source = SliceSource::new(doc.as_bytes()).ok()?;
+        let mut parser = Parser::new(source, options);
+        let mut feed = parser.parse_root().ok()?;
+        let (start, _) = parser.next_in_feed(&mut feed).ok()??;
+        assert!(
+            start.attrs.is_empty(),
+            "the tests' entries have no attributes"
+        );
+        let mut e = Entry::default();
+        parser.fast_entry(&mut e).then_some(e)
+    }
+
+    /// The full read, which takes the shortcut where it can, agrees with the streaming read,
+    /// which never does: the same entries, findings and errors.
+    fn agree(doc: &str, options: ReadOptions) {
+        let full = read_feed(doc.as_bytes(), &options);
+        let mut stream = match EntryReader::new(doc.as_bytes(), &options) {
+            Ok(s) => s,
+            Err(e) => {
+                let full = full.expect_err("the stream failed to start, so the full read fails");
+                assert_eq!(full.to_string(), e.to_string());
+                return;
+            }
+        };
+        let streamed: Result<Vec<Entry>, Error> = (&mut stream).collect();
+        match (full, streamed) {
+            (Ok(full), Ok(entries)) => {
+                assert_eq!(full.feed.entries, entries, "entries of {doc}");
+                assert_eq!(full.findings, stream.take_findings(), "findings of {doc}");
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "error for {doc}"),
+            (a, b) => panic!("full read {a:?} and stream {b:?} disagree on {doc}"),
+        }
+    }
+
+    #[test]
+    fn the_common_entry_is_read_by_the_shortcut_as_the_general_reader_reads_it() {
+        let doc = feed(COMMON);
+        let e = shortcut(&doc, ReadOptions::lenient()).expect("the shortcut takes it");
+        let general = EntryReader::new(doc.as_bytes(), &ReadOptions::lenient())
+            .expect("starts")
+            .next()
+            .expect("an entry")
+            .expect("reads");
+        assert_eq!(e, general);
+        assert_eq!(e.links[0].href, "https://example.org/a.zip?x=1&y=2");
+        assert_eq!(
+            e.rights.as_ref().map(|t| t.value.as_str()),
+            Some("Copyright © 2026")
+        );
+        agree(&doc, ReadOptions::lenient());
+        agree(&doc, ReadOptions::strict());
+    }
+
+    #[test]
+    fn bound_prefixes_line_ends_and_empty_end_tags_stay_on_the_shortcut() {
+        for entry in [
+            // Atom under a prefix, NCTS under another one than usual.
+            r#"<a:entry xmlns:a="http://www.w3.org/2005/Atom" xmlns:n="http://ns.electronichealth.net.au/ncts/syndication/asf/extensions/1.0.0"><a:id>urn:uuid:1</a:id><n:contentItemVersion>1</n:contentItemVersion></a:entry>"#,
+            "<entry><title>two\r\nlines\rhere</title><id>urn:uuid:1</id></entry>",
+            r#"<entry><link href="a" rel="related"></link><category term="t">  </category></entry>"#,
+            "<entry><author><name>n</name></author><contributor><email>e</email></contributor></entry>",
+            "<entry><ncts:fhirVersion>4.0</ncts:fhirVersion><ncts:fhirVersion>4.0.1</ncts:fhirVersion></entry>",
+            r#"<entry><link href="a" length="12x" ncts:sha256Hash="nothex"/></entry>"#,
+            r#"<entry><title type="html">&lt;b&gt;</title><summary type="text">s</summary><rights type="other">r</rights></entry>"#,
+            "<entry><sct:packageDependency>\n  <sct:editionDependency>http://snomed.info/sct/900000000000207008/version/20250301</sct:editionDependency>\n  <sct:derivativeDependency>d </sct:derivativeDependency>\n</sct:packageDependency></entry>",
+            "<entry><sct:packageDependency/></entry>",
+            r#"<entry><onto:permission code="a"/><onto:permission code="b&amp;c"></onto:permission></entry>"#,
+        ] {
+            let doc = feed(entry);
+            assert!(shortcut(&doc, ReadOptions::lenient()).is_some(), "{entry}");
+            agree(&doc, ReadOptions::lenient());
+            agree(&doc, ReadOptions::strict());
+        }
+    }
+
+    #[test]
+    fn anything_else_is_left_to_the_general_reader() {
+        for entry in [
+            r#"<entry><x:y xmlns:x="urn:x">foreign</x:y></entry>"#,
+            r#"<entry><title xml:lang="en">t</title></entry>"#,
+            r#"<entry><summary type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div></summary></entry>"#,
+            r#"<entry><sct:packageDependency a="b"/></entry>"#,
+            "<entry><sct:packageDependency><sct:derivateDependency>x</sct:derivateDependency></sct:packageDependency></entry>",
+            "<entry><ncts:fhirVersion>4.0.1</ncts:fhirVersion><ncts:fhirProfile/></entry>",
+            r#"<entry><onto:permission code="a" other="b"/></entry>"#,
+            "<entry><onto:permission/></entry>",
+            r#"<entry><onto:permission code="a"><x/></onto:permission></entry>"#,
+            "<entry><summary>&nbsp;</summary></entry>",
+            r#"<entry><link href="a?b&c"/></entry>"#,
+            r#"<entry><link href="a" length="1,234"/></entry>"#,
+            r#"<entry><link href="a" sha256Hash="e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"/></entry>"#,
+            r#"<entry><link href="a" title="t"/></entry>"#,
+            r#"<entry><link href="a" bad:attr="b"/></entry>"#,
+            r#"<entry><legacy:contentItemVersion xmlns:legacy="http://ns.electronichealth.net.au/ncts/syndication/asf/extensions/0.1.0">1</legacy:contentItemVersion></entry>"#,
+            r#"<entry><ncts:contentItemVersion xmlns:ncts="urn:other">1</ncts:contentItemVersion></entry>"#,
+            "<entry><id>urn:uuid:1</id><id>urn:uuid:2</id></entry>",
+            "<entry><!-- a comment --><id>urn:uuid:1</id></entry>",
+            "<entry><title><![CDATA[a < b]]></title></entry>",
+            "<entry>loose text<id>urn:uuid:1</id></entry>",
+            r#"<entry><category term="t"><x/></category></entry>"#,
+            r#"<entry><author xml:lang="en"><name>n</name></author></entry>"#,
+            "<entry><author><name>n</name><name>m</name></author></entry>",
+            "<entry><author><name>n<b/></name></author></entry>",
+            "<entry><id/></entry>",
+            "<entry><undeclared:id>1</undeclared:id></entry>",
+            "<entry><id>urn:uuid:1</wrong></entry>",
+            "<entry><id>urn:uuid:1</id>",
+        ] {
+            let doc = feed(entry);
+            assert!(shortcut(&doc, ReadOptions::lenient()).is_none(), "{entry}");
+            agree(&doc, ReadOptions::lenient());
+            agree(&doc, ReadOptions::strict());
+        }
+    }
+
+    #[test]
+    fn the_legacy_namespace_is_left_to_the_general_reader_which_reports_it() {
+        let legacy = r#"xmlns="http://www.w3.org/2005/Atom" xmlns:ncts="http://ns.electronichealth.net.au/ncts/syndication/asf/extensions/0.1.0""#;
+        for entry in [
+            "<entry><ncts:contentItemVersion>1</ncts:contentItemVersion></entry>",
+            r#"<entry><link href="a" ncts:sha256Hash="e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"/></entry>"#,
+        ] {
+            let doc = format!("<feed {legacy}>{entry}</feed>");
+            assert!(shortcut(&doc, ReadOptions::lenient()).is_none(), "{entry}");
+            agree(&doc, ReadOptions::lenient());
+        }
+    }
+
+    #[test]
+    fn limits_within_reach_are_left_to_the_general_reader() {
+        let doc = feed(COMMON);
+        for limits in [
+            Limits::default().max_depth(3),
+            Limits::default().max_text_bytes(20),
+        ] {
+            let options = ReadOptions::lenient().with_limits(limits);
+            assert!(shortcut(&doc, options).is_none());
+            agree(&doc, options);
+        }
+    }
+
+    #[test]
+    fn a_refused_entry_leaves_the_cursor_where_the_general_reader_starts() {
+        // The shortcut reads the link before it meets the foreign element and turns back.
+        let doc = feed(
+            r#"<entry><link href="a"/><x:y xmlns:x="urn:x"/></entry><entry><id>urn:uuid:2</id></entry>"#,
+        );
+        let outcome = read_feed(doc.as_bytes(), &ReadOptions::lenient()).expect("reads");
+        let entries = &outcome.feed.entries;
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].links.len(), 1);
+        assert_eq!(entries[0].extensions.len(), 1);
+        assert_eq!(
+            entries[1].id.as_ref().map(|i| i.as_str()),
+            Some("urn:uuid:2")
+        );
+        agree(&doc, ReadOptions::lenient());
+    }
+
+    #[test]
+    fn the_shortcut_stops_trying_where_most_entries_are_not_common() {
+        let record = |hits, misses| Record { hits, misses }.worth_trying();
+        assert!(record(0, Record::GRACE));
+        assert!(!record(0, Record::GRACE + 1));
+        assert!(record(100, 50));
+        assert!(!record(100, 51));
+        // A document of odd entries, then common ones, reads the same either way.
+        let odd = r#"<entry><x:y xmlns:x="urn:x"/><id>urn:uuid:odd</id></entry>"#;
+        let entries = [odd; 20].join("") + &[COMMON; 5].join("");
+        agree(&feed(&entries), ReadOptions::lenient());
+    }
+}
