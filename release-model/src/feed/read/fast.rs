@@ -63,6 +63,14 @@ impl Record {
     }
 }
 
+/// A new last item of a list that usually holds one or two, to be filled in place: an entry
+/// the shortcut turns back from is emptied whole, so a half-filled item never stays.
+fn pushed<T: Default>(v: &mut Vec<T>) -> &mut T {
+    let at = v.len();
+    push_small(v, T::default());
+    &mut v[at]
+}
+
 /// What the shortcut reads with: the document, the parser's state it shares, and scratch.
 struct Fast<'a, 'p> {
     doc: &'a str,
@@ -163,9 +171,15 @@ impl Fast<'_, '_> {
         while let Some(s) = self.next_start()? {
             match self.tag(&s)? {
                 Tag::Id if e.id.is_none() => e.id = Some(AtomId::from(self.leaf_owned(&s)?)),
-                Tag::Title if e.title.is_none() => e.title = Some(self.text(&s)?),
-                Tag::Summary if e.summary.is_none() => e.summary = Some(self.text(&s)?),
-                Tag::Rights if e.rights.is_none() => e.rights = Some(self.text(&s)?),
+                Tag::Title if e.title.is_none() => {
+                    self.text(&s, e.title.insert(Text::default()))?
+                }
+                Tag::Summary if e.summary.is_none() => {
+                    self.text(&s, e.summary.insert(Text::default()))?;
+                }
+                Tag::Rights if e.rights.is_none() => {
+                    self.text(&s, e.rights.insert(Text::default()))?;
+                }
                 Tag::Updated if e.updated.is_none() => {
                     self.leaf(&s)?;
                     e.updated = Some(date(self.scratch));
@@ -174,10 +188,10 @@ impl Fast<'_, '_> {
                     self.leaf(&s)?;
                     e.published = Some(date(self.scratch));
                 }
-                Tag::Author => push_small(&mut e.authors, self.person(&s)?),
-                Tag::Contributor => push_small(&mut e.contributors, self.person(&s)?),
-                Tag::Category => push_small(&mut e.categories, self.category(&s)?),
-                Tag::Link => push_small(&mut e.links, self.link(&s)?),
+                Tag::Author => self.person(&s, pushed(&mut e.authors))?,
+                Tag::Contributor => self.person(&s, pushed(&mut e.contributors))?,
+                Tag::Category => self.category(&s, pushed(&mut e.categories))?,
+                Tag::Link => self.link(&s, pushed(&mut e.links))?,
                 Tag::ContentItemIdentifier if e.identifier.is_none() => {
                     self.leaf(&s)?;
                     let v = self.interner.recent(self.scratch);
@@ -249,16 +263,12 @@ impl Fast<'_, '_> {
     }
 
     /// A text construct holding text, with or without its `type`.
-    fn text(&mut self, s: &StartTag) -> Option<Text> {
-        let mut kind = None;
+    fn text(&mut self, s: &StartTag, text: &mut Text) -> Option<()> {
         self.each_attribute(s, only(AttrKey::Type), |_, _, v| {
-            kind = Some(TextKind::parse(v));
+            text.kind = Some(TextKind::parse(v));
             Some(())
         })?;
-        let mut text = Text::default();
-        self.text_into(s, &mut text.value)?;
-        text.kind = kind;
-        Some(text)
+        self.text_into(s, &mut text.value)
     }
 
     fn package_dependency(&mut self, s: &StartTag) -> Option<PackageDependency> {
@@ -300,11 +310,10 @@ impl Fast<'_, '_> {
         self.next_start()?.is_none().then_some(())
     }
 
-    fn person(&mut self, s: &StartTag) -> Option<Person> {
+    fn person(&mut self, s: &StartTag, p: &mut Person) -> Option<()> {
         if s.empty || !self.tokenizer.attributes().is_empty() {
             return None;
         }
-        let mut p = Person::default();
         while let Some(c) = self.next_start()? {
             let slot = match self.tag(&c)? {
                 Tag::Name if p.name.is_none() => &mut p.name,
@@ -315,7 +324,7 @@ impl Fast<'_, '_> {
             self.leaf(&c)?;
             *slot = Some(self.interner.intern(self.scratch));
         }
-        Some(p)
+        Some(())
     }
 
     /// Each attribute of the start tag just read, classified, with its value unescaped into
@@ -359,8 +368,7 @@ impl Fast<'_, '_> {
         Some(())
     }
 
-    fn link(&mut self, s: &StartTag) -> Option<Link> {
-        let mut link = Link::default();
+    fn link(&mut self, s: &StartTag, link: &mut Link) -> Option<()> {
         self.each_attribute(s, link_bit, |interner, key, v| {
             match key {
                 AttrKey::Rel => link.rel = Some(LinkRel::parse(v)),
@@ -380,12 +388,10 @@ impl Fast<'_, '_> {
             }
             Some(())
         })?;
-        self.close_empty(s)?;
-        Some(link)
+        self.close_empty(s)
     }
 
-    fn category(&mut self, s: &StartTag) -> Option<Category> {
-        let mut c = Category::default();
+    fn category(&mut self, s: &StartTag, c: &mut Category) -> Option<()> {
         let mut term = None;
         self.each_attribute(s, category_bit, |interner, key, v| {
             let v = interner.intern(v);
@@ -398,8 +404,7 @@ impl Fast<'_, '_> {
             Some(())
         })?;
         c.term = term.unwrap_or_else(|| self.interner.intern(""));
-        self.close_empty(s)?;
-        Some(c)
+        self.close_empty(s)
     }
 }
 
