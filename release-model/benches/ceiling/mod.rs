@@ -129,7 +129,7 @@ impl Specialised {
                         in_author = true;
                     }
                     _ => {
-                        let text = t.leaf_text(doc, &mut pos).expect("a text-only element");
+                        let (text, _) = t.leaf_text(doc, &mut pos).expect("a text-only element");
                         depth -= 1;
                         self.leaf(e, in_author, local, &doc[text]);
                     }

@@ -41,9 +41,10 @@ pub(crate) trait Source {
     /// The next token and the document offset where it starts; with `skip_space`, white
     /// space before it is passed over.
     fn next_token(&mut self, skip_space: bool) -> Result<(Token<'_>, u64), SourceError>;
-    /// The raw text of the open element and its offset, when the element holds only text and
-    /// its end tag follows in the input already read; the element is then closed.
-    fn leaf_text(&mut self) -> Option<(&str, u64)>;
+    /// The raw text of the open element, its offset and whether it is plain (no reference,
+    /// no CR: nothing to unescape), when the element holds only text and its end tag follows
+    /// in the input already read; the element is then closed.
+    fn leaf_text(&mut self) -> Option<(&str, u64, bool)>;
     /// The document offset of the next token.
     fn offset(&self) -> u64;
     /// The line and column of a document offset already read.
@@ -244,9 +245,9 @@ impl Source for SliceSource<'_> {
     }
 
     #[inline]
-    fn leaf_text(&mut self) -> Option<(&str, u64)> {
-        let r = self.tokenizer.leaf_text(self.text, &mut self.pos)?;
-        Some((&self.text[r.clone()], r.start as u64))
+    fn leaf_text(&mut self) -> Option<(&str, u64, bool)> {
+        let (r, plain) = self.tokenizer.leaf_text(self.text, &mut self.pos)?;
+        Some((&self.text[r.clone()], r.start as u64, plain))
     }
 
     fn offset(&self) -> u64 {
@@ -402,9 +403,9 @@ impl<R: BufRead> Source for BufSource<R> {
     }
 
     #[inline]
-    fn leaf_text(&mut self) -> Option<(&str, u64)> {
-        let r = self.tokenizer.leaf_text(&self.window, &mut self.pos)?;
-        Some((&self.window[r.clone()], self.base + r.start as u64))
+    fn leaf_text(&mut self) -> Option<(&str, u64, bool)> {
+        let (r, plain) = self.tokenizer.leaf_text(&self.window, &mut self.pos)?;
+        Some((&self.window[r.clone()], self.base + r.start as u64, plain))
     }
 
     fn offset(&self) -> u64 {

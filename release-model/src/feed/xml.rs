@@ -22,7 +22,7 @@
 
 use std::ops::Range;
 
-use memchr::{memchr, memchr2, memmem};
+use memchr::{memchr, memchr2, memchr3, memmem};
 
 /// One token, as ranges into the window it was read from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,6 +168,17 @@ pub(crate) fn find2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
     match first_special(head, may_hold, |c| c == a || c == b) {
         Some(i) => Some(i),
         None if hay.len() > LONG_TEXT => memchr2(a, b, &hay[LONG_TEXT..]).map(|i| i + LONG_TEXT),
+        None => None,
+    }
+}
+
+/// The index of the first `a`, `b` or `c` in `hay`, scanning as [`find2`] does.
+fn find3(a: u8, b: u8, c: u8, hay: &[u8]) -> Option<usize> {
+    let head = &hay[..hay.len().min(LONG_TEXT)];
+    let may_hold = |w| has_byte(w, a) || has_byte(w, b) || has_byte(w, c);
+    match first_special(head, may_hold, |x| x == a || x == b || x == c) {
+        Some(i) => Some(i),
+        None if hay.len() > LONG_TEXT => memchr3(a, b, c, &hay[LONG_TEXT..]).map(|i| i + LONG_TEXT),
         None => None,
     }
 }
@@ -344,10 +355,21 @@ impl Tokenizer {
     /// element's end tag, the commonest shape in a feed (`<id>…</id>`): the text's range, with
     /// the cursor past the end tag and the element closed. Anything else leaves the cursor
     /// where it was and returns `None`, for [`next`](Self::next) to read token by token.
-    pub(crate) fn leaf_text(&mut self, window: &str, pos: &mut usize) -> Option<Range<usize>> {
+    pub(crate) fn leaf_text(
+        &mut self,
+        window: &str,
+        pos: &mut usize,
+    ) -> Option<(Range<usize>, bool)> {
         let b = window.as_bytes();
         let i = *pos;
-        let lt = i + find(b'<', b.get(i..)?)?;
+        let rest = b.get(i..)?;
+        // The same pass tells whether the text holds a reference or a CR, so plain text (most
+        // of a feed's) is copied as it stands rather than scanned again to unescape it.
+        let first = find3(b'<', b'&', b'\r', rest)?;
+        let (lt, plain) = match rest[first] {
+            b'<' => (i + first, true),
+            _ => (i + first + find(b'<', &rest[first..])?, false),
+        };
         if b.get(lt + 1) != Some(&b'/') {
             return None;
         }
@@ -359,7 +381,7 @@ impl Tokenizer {
         }
         self.pop();
         *pos = name_end + 1;
-        Some(i..lt)
+        Some((i..lt, plain))
     }
 
     /// A start tag, its attributes split as they are passed: one pass finds both the tag's
@@ -649,6 +671,7 @@ mod tests {
     #[test]
     fn a_leaf_is_read_in_one_step_only_when_plain() {
         let doc = "<a><b>x &amp; y</b><c>1<!-- -->2</c><d>t</d ></a>";
+        let plain = "<a><b>plain text</b><c>line\r\nend</c></a>";
         let mut t = Tokenizer::default();
         let mut pos = 0;
         let start = |t: &mut Tokenizer, pos: &mut usize| {
@@ -660,8 +683,10 @@ mod tests {
         start(&mut t, &mut pos);
         start(&mut t, &mut pos);
         assert_eq!(
-            t.leaf_text(doc, &mut pos).map(|r| &doc[r]),
-            Some("x &amp; y")
+            t.leaf_text(doc, &mut pos)
+                .map(|(r, plain)| (&doc[r], plain)),
+            Some(("x &amp; y", false)),
+            "a reference is not plain"
         );
         assert_eq!(t.top(), Some("a"));
         start(&mut t, &mut pos);
@@ -679,6 +704,29 @@ mod tests {
             "white space in the end tag"
         );
         assert_eq!(t.top(), Some("d"));
+        let mut t = Tokenizer::default();
+        let mut pos = 0;
+        let read = |t: &mut Tokenizer, pos: &mut usize| {
+            for _ in 0..2 {
+                assert!(matches!(
+                    t.next(plain, pos, true, false),
+                    Ok(Step::Token(Raw::Start { .. }, _))
+                ));
+                let text = t
+                    .leaf_text(plain, pos)
+                    .map(|(r, plain_text)| (&plain[r], plain_text));
+                if text.is_some() {
+                    return text;
+                }
+            }
+            None
+        };
+        assert_eq!(read(&mut t, &mut pos), Some(("plain text", true)));
+        assert_eq!(
+            read(&mut t, &mut pos),
+            Some(("line\r\nend", false)),
+            "a CR is not plain"
+        );
     }
 
     #[test]

@@ -239,10 +239,14 @@ impl Fast<'_, '_> {
         if s.empty {
             return None;
         }
-        let text = self.tokenizer.leaf_text(self.doc, self.pos)?;
+        let (text, plain) = self.tokenizer.leaf_text(self.doc, self.pos)?;
         let raw = &self.doc[text.clone()];
         out.reserve(raw.len());
-        unescape_text(raw, text.start as u64, self.mode, self.notes, out).ok()?;
+        if plain {
+            out.push_str(raw);
+        } else {
+            unescape_text(raw, text.start as u64, self.mode, self.notes, out).ok()?;
+        }
         (self.notes.is_empty() && out.len() <= self.max_text).then_some(())
     }
 
