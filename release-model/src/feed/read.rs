@@ -1024,7 +1024,11 @@ impl Markup {
                 }))
             });
             let from = self.values.len();
-            unescape_attr(raw, mode, offset, notes, &mut self.values)?;
+            if span.plain {
+                self.values.push_str(raw);
+            } else {
+                unescape_attr(raw, mode, offset, notes, &mut self.values)?;
+            }
             if out.capacity() == 0 {
                 out.reserve_exact(spans.len());
             }

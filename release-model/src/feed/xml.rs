@@ -479,8 +479,30 @@ impl Tokenizer {
                 }
                 None => return more(i, "a start tag", "a quoted value"),
             };
-            // One pass finds the closing quote and any '<' before it.
-            let Some(n) = find2(q, b'<', &b[j + 1..]) else {
+            // One pass finds the closing quote, any '<' before it, and whether the value is
+            // plain: no reference and no white space but spaces, so nothing to unescape. A
+            // value longer than the word-at-a-time scan is taken as not plain.
+            let hay = &b[j + 1..];
+            let head = &hay[..hay.len().min(LONG_TEXT)];
+            let stop = first_special(
+                head,
+                |w| {
+                    has_byte(w, q)
+                        || has_byte(w, b'<')
+                        || has_byte(w, b'&')
+                        || has_below(w, b'\r' + 1)
+                },
+                |c| c == q || c == b'<' || c == b'&' || c <= b'\r',
+            );
+            let found = match stop {
+                Some(k) if hay[k] == q || hay[k] == b'<' => Some((k, true)),
+                Some(k) => find2(q, b'<', &hay[k..]).map(|n| (k + n, false)),
+                None if hay.len() > LONG_TEXT => {
+                    find2(q, b'<', &hay[LONG_TEXT..]).map(|n| (LONG_TEXT + n, false))
+                }
+                None => None,
+            };
+            let Some((n, plain)) = found else {
                 return more(j, "an attribute value", "a closing quote");
             };
             if b[j + 1 + n] == b'<' {
@@ -495,6 +517,7 @@ impl Tokenizer {
             self.attrs.push(AttrSpan {
                 name: name.start - name_end..name.end - name_end,
                 value: value.start - name_end..value.end - name_end,
+                plain,
             });
             j = value.end + 1;
         };
@@ -584,6 +607,8 @@ impl Tokenizer {
 pub(crate) struct AttrSpan {
     pub(crate) name: Range<usize>,
     pub(crate) value: Range<usize>,
+    /// The value holds no reference and no white space but spaces: it stands as written.
+    pub(crate) plain: bool,
 }
 
 #[cfg(test)]
@@ -798,6 +823,33 @@ mod tests {
             let mut pos = 0;
             let got = Tokenizer::default().next(bad, &mut pos, true, false);
             assert!(got.is_err(), "{bad}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn an_attribute_value_is_plain_only_when_it_stands_as_written() {
+        let long = "x".repeat(LONG_TEXT + 1);
+        for (value, plain) in [
+            ("https://example.org/a.zip", true),
+            ("a b", true),
+            ("", true),
+            ("a&amp;b", false),
+            ("a\tb", false),
+            ("a\nb", false),
+            ("a\rb", false),
+            (long.as_str(), false),
+        ] {
+            let doc = format!("<e a='{value}' b=\"{value}\"/>");
+            let mut t = Tokenizer::default();
+            let mut pos = 0;
+            let Ok(Step::Token(Raw::Start { attrs, .. }, _)) = t.next(&doc, &mut pos, true, false)
+            else {
+                panic!("a start tag: {doc}")
+            };
+            for a in t.attributes() {
+                assert_eq!(&doc[attrs.clone()][a.value.clone()], value);
+                assert_eq!(a.plain, plain, "{value:?}");
+            }
         }
     }
 

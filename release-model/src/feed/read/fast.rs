@@ -331,8 +331,9 @@ impl Fast<'_, '_> {
         Some(())
     }
 
-    /// Each attribute of the start tag just read, classified, with its value unescaped into
-    /// `value` (cleared first) before `fill` takes it. `bit` admits a key once.
+    /// Each attribute of the start tag just read, classified, with its value (unescaped
+    /// through the scratch buffer when it is not plain) for `fill` to take. `bit` admits a
+    /// key once.
     fn each_attribute(
         &mut self,
         s: &StartTag,
@@ -361,12 +362,17 @@ impl Fast<'_, '_> {
                 return None;
             }
             seen |= b;
-            value.clear();
-            unescape_attr(raw, self.mode, s.offset as u64, self.notes, &mut value).ok()?;
-            if !self.notes.is_empty() {
-                return None;
-            }
-            fill(self.interner, key, &value)?;
+            let v = if span.plain {
+                raw
+            } else {
+                value.clear();
+                unescape_attr(raw, self.mode, s.offset as u64, self.notes, &mut value).ok()?;
+                if !self.notes.is_empty() {
+                    return None;
+                }
+                value.as_str()
+            };
+            fill(self.interner, key, v)?;
         }
         *self.scratch = value;
         Some(())
