@@ -46,15 +46,20 @@
 //! # Which reader
 //!
 //! [`read_feed`] builds the whole [`Feed`]; its peak memory is a little over the size of the
-//! document (about 1.16× for NCTS-shaped feeds). [`EntryReader`] yields one entry at a time
+//! document (about 1.17× for NCTS-shaped feeds). [`EntryReader`] yields one entry at a time
 //! with memory independent of the entry count, and is the one to use for feeds of tens of
 //! thousands of entries that are summarised or filtered rather than kept.
 //!
-//! The streaming reader runs at a little over half the speed of a bare `quick-xml` event
-//! loop over the same bytes (`cargo bench -p release-model --bench feed_read`). The full read
-//! keeps up with it on small feeds and falls to about 0.4× at 100k entries: it allocates about
-//! ten times per entry, and glibc's allocator, consolidating those allocations when they are
-//! freed and refaulting the heap for the next read, takes about a quarter of its time.
+//! The full read takes the entries of the common shape (the usual Atom and NCTS elements,
+//! text-only, with known attributes) straight from the tokenizer, and hands any other entry
+//! to the general reader from where it started, so both read an entry alike; it stops trying
+//! in a document where most entries are not of that shape. On NCTS-shaped feeds it runs at
+//! about 0.85× the speed of a bare `quick-xml` event loop over the same bytes at 1k entries
+//! and 0.6× at 100k (`cargo bench -p release-model --bench feed_ratio`). The streaming reader
+//! always takes the general path and runs at about 0.6×. At 100k entries about half of a
+//! full read's time, with the drop of the feed read before, goes to glibc's allocator and to
+//! page faults: the model allocates about nine times per entry, and glibc consolidates those
+//! allocations when a large feed is dropped and refaults the heap for the next read.
 //! Programs that read large feeds repeatedly can keep that down with the streaming reader,
 //! another global allocator, or glibc's heap tunables (the workspace README has measured
 //! settings).

@@ -3,7 +3,9 @@
 //! Elements are bound by namespace URI, never by prefix. The parser pulls tokens from the
 //! feed's own XML tokenizer (`xml`) and descends the document directly into the model;
 //! character data and attribute values are unescaped into buffers the parser reuses, so the
-//! full read allocates little beyond the values it keeps.
+//! full read allocates little beyond the values it keeps. A document held whole has its
+//! entries of the common shape read by a shortcut (`fast`) that fills them straight from the
+//! tokenizer and hands any other entry back to this parser.
 
 mod fast;
 
