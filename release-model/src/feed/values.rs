@@ -74,7 +74,7 @@ impl fmt::Display for HashProblem {
 
 fn check_hex(raw: &str, expected: usize) -> Result<(), HashProblem> {
     // Every byte is looked at, with no early exit, so the compiler checks many at once: each
-    // link of a feed has a hash, and the exiting loop was a twentieth of the full read.
+    // link of a feed has a hash, and the exiting loop was about 4% of the full read.
     let hex = raw.bytes().fold(true, |ok, b| ok & b.is_ascii_hexdigit());
     if !hex {
         return Err(HashProblem::NotHex);
