@@ -489,7 +489,7 @@ fn labels(cmd: LabelsCommand, out: &mut dyn Write) -> Result<i32, Failure> {
 
 fn show(feed: &Feed, out: &mut dyn Write) -> std::io::Result<()> {
     let text = |t: &Option<release_model::feed::Text>| {
-        t.as_ref().map_or(String::new(), |t| t.value.clone())
+        t.as_ref().map_or(String::new(), |t| t.as_str().to_owned())
     };
     writeln!(
         out,

@@ -73,6 +73,9 @@ struct Specialised {
     identifier: Recent,
     version: Recent,
     fhir_version: Recent,
+    title: Recent,
+    summary: Recent,
+    rights: Recent,
 }
 
 #[derive(Default)]
@@ -177,9 +180,9 @@ impl Specialised {
             return;
         }
         match local {
-            "title" => e.title = Some(Text::plain(owned(raw))),
-            "summary" => e.summary = Some(Text::plain(owned(raw))),
-            "rights" => e.rights = Some(Text::plain(owned(raw))),
+            "title" => e.title = Some(Text::plain(self.title.get(&owned(raw)))),
+            "summary" => e.summary = Some(Text::plain(self.summary.get(&owned(raw)))),
+            "rights" => e.rights = Some(Text::plain(self.rights.get(&owned(raw)))),
             "id" => e.id = Some(AtomId::from(owned(raw))),
             "updated" => e.updated = Some(checked(raw, AtomDate::parse)),
             "published" => e.published = Some(checked(raw, AtomDate::parse)),

@@ -276,8 +276,10 @@ pub struct Text {
     /// The `type` attribute, when present.
     pub kind: Option<TextKind>,
     /// The text, exactly as read (leading spaces and U+FFFD included); for markup content,
-    /// its character data.
-    pub value: String,
+    /// its character data. Shared: NCTS repeats a product's title, summary and copyright
+    /// notice (some 700 bytes) on every entry of that product, and the reader gives each
+    /// entry the copy it read last when the text is the same.
+    pub value: Arc<str>,
     /// Markup content and foreign attributes. Kept apart because real titles and summaries
     /// almost never have either, and every entry carries several text constructs.
     extra: Option<Box<TextExtra>>,
@@ -291,7 +293,7 @@ struct TextExtra {
 
 impl Text {
     /// Plain text.
-    pub fn plain(value: impl Into<String>) -> Self {
+    pub fn plain(value: impl Into<Arc<str>>) -> Self {
         Self {
             value: value.into(),
             ..Self::default()

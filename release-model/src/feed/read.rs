@@ -1083,7 +1083,7 @@ fn check_unique(qname: &str, attrs: &str, spans: &[AttrSpan], offset: u64) -> Re
 /// media types, publishers); the bounds keep hostile input from growing the table.
 const INTERN_MAX_ENTRIES: usize = 4096;
 const INTERN_MAX_LEN: usize = 512;
-const INTERN_RECENT: usize = 64;
+const INTERN_RECENT: usize = 1 << INTERN_RECENT_BITS;
 
 /// One shared copy of each value that repeats across entries. A small direct-mapped table
 /// of recent values in front of the set turns the usual hit into one comparison, with no
@@ -1091,29 +1091,68 @@ const INTERN_RECENT: usize = 64;
 struct Interner {
     set: HashSet<Arc<str>>,
     recent: Vec<Option<Arc<str>>>,
+    /// The recent values of each [`Run`] field, [`RUN_SLOTS`] a field.
+    runs: Vec<Option<Arc<str>>>,
 }
+
+/// The fields whose values repeat in runs of entries rather than across the whole feed: a
+/// content item's versions, the packages of one release, one product's title, summary and
+/// copyright notice. Their values are shared when met recently and never looked up in the
+/// set, and each field has recent values of its own: in one table, an author's URI took
+/// the summaries' slot and no summary was shared.
+#[derive(Clone, Copy, Debug)]
+enum Run {
+    Identifier,
+    Version,
+    Title,
+    Summary,
+    Rights,
+}
+
+impl Run {
+    const COUNT: usize = 5;
+
+    /// The field of a text construct's value.
+    fn of_text(tag: Tag) -> Run {
+        match tag {
+            Tag::Summary => Run::Summary,
+            Tag::Rights => Run::Rights,
+            _ => Run::Title,
+        }
+    }
+}
+
+/// Recent values kept for each [`Run`] field, as a power of two: products interleave in a
+/// feed, so a field holds a few at once.
+const RUN_SLOTS_BITS: u32 = 3;
+const RUN_SLOTS: usize = 1 << RUN_SLOTS_BITS;
+const INTERN_RECENT_BITS: u32 = 6;
 
 impl Default for Interner {
     fn default() -> Self {
         Self {
             set: HashSet::new(),
             recent: vec![None; INTERN_RECENT],
+            runs: vec![None; Run::COUNT * RUN_SLOTS],
         }
     }
 }
 
 impl Interner {
-    fn slot(s: &str) -> usize {
+    /// A slot of a table of `1 << bits`, from the length and three bytes of `s`: values
+    /// of one field mostly differ in their last characters (a version's date, a release
+    /// number), and hashing all of a 700-byte notice would cost more than the comparison.
+    fn slot(s: &str, bits: u32) -> usize {
         let b = s.as_bytes();
-        match b.len() {
-            0 => 0,
-            n => (n ^ (usize::from(b[n - 1]) << 1) ^ (usize::from(b[n / 2]) << 3)) % INTERN_RECENT,
-        }
+        let n = b.len();
+        let at = |i: usize| b.get(i).copied().map_or(0, u64::from);
+        let key = n as u64 ^ at(n.wrapping_sub(1)) << 16 ^ at(n / 2) << 24 ^ at(n / 4) << 32;
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize
     }
 
-    /// `s`, shared with the last value of its slot in the recent table when equal.
-    fn recent(&mut self, s: &str) -> Arc<str> {
-        let slot = &mut self.recent[Self::slot(s)];
+    /// `s`, shared with the last value of its slot among `run`'s recent values when equal.
+    fn recent(&mut self, run: Run, s: &str) -> Arc<str> {
+        let slot = &mut self.runs[run as usize * RUN_SLOTS + Self::slot(s, RUN_SLOTS_BITS)];
         match slot {
             Some(hit) if **hit == *s => Arc::clone(hit),
             _ => Arc::clone(slot.insert(Arc::from(s))),
@@ -1121,7 +1160,7 @@ impl Interner {
     }
 
     fn intern(&mut self, s: &str) -> Arc<str> {
-        let slot = Self::slot(s);
+        let slot = Self::slot(s, INTERN_RECENT_BITS);
         if let Some(hit) = &self.recent[slot]
             && **hit == *s
         {
@@ -1244,15 +1283,20 @@ impl<S: TokenSource> Parser<S> {
 
     /// Like [`Self::shared_leaf`], for values with many distinct forms that repeat mostly
     /// in runs (the packages of one release): shared when met recently, never looked up.
-    fn recent_leaf(&mut self, s: Start, ext: &mut Vec<Element>) -> Result<Option<Arc<str>>, Error> {
-        self.leaf_shared_by(s, ext, Interner::recent)
+    fn recent_leaf(
+        &mut self,
+        run: Run,
+        s: Start,
+        ext: &mut Vec<Element>,
+    ) -> Result<Option<Arc<str>>, Error> {
+        self.leaf_shared_by(s, ext, |i, v| i.recent(run, v))
     }
 
     fn leaf_shared_by(
         &mut self,
         s: Start,
         ext: &mut Vec<Element>,
-        share: fn(&mut Interner, &str) -> Arc<str>,
+        share: impl FnOnce(&mut Interner, &str) -> Arc<str>,
     ) -> Result<Option<Arc<str>>, Error> {
         Ok(match self.leaf(s)? {
             Leaf::Text => Some(share(&mut self.interner, &self.text)),
@@ -1602,10 +1646,14 @@ impl<S: TokenSource> Parser<S> {
                 Tag::Link => push_small(&mut e.links, self.link(s)?),
                 Tag::Source if e.source.is_none() => e.source = Some(Box::new(self.source(s)?)),
                 Tag::ContentItemIdentifier if e.identifier.is_none() => {
-                    e.identifier = self.recent_leaf(s, ext)?.map(ContentItemIdentifier::from);
+                    e.identifier = self
+                        .recent_leaf(Run::Identifier, s, ext)?
+                        .map(ContentItemIdentifier::from);
                 }
                 Tag::ContentItemVersion if e.version.is_none() => {
-                    e.version = self.recent_leaf(s, ext)?.map(ContentItemVersion::from);
+                    e.version = self
+                        .recent_leaf(Run::Version, s, ext)?
+                        .map(ContentItemVersion::from);
                 }
                 Tag::FhirVersion => {
                     if let Some(v) = self.shared_leaf(s, ext)? {
@@ -1723,8 +1771,8 @@ impl<S: TokenSource> Parser<S> {
         let read = self.src.leaf_text().map(|(raw, offset, plain)| {
             // Room for the raw text holds the unescaped text in one allocation, with no copy
             // through the text buffer. References leave slack, never more than the text took
-            // in the input (measured: 1.17× the input at peak, against 1.15× sized exactly,
-            // which cost 2-3% of the full read's speed).
+            // in the input (measured, before text constructs were shared: 1.17× the input at
+            // peak, against 1.15× sized exactly, which cost 2-3% of the full read's speed).
             out.reserve(raw.len());
             if plain {
                 out.push_str(raw);
@@ -1835,6 +1883,7 @@ impl<S: TokenSource> Parser<S> {
     }
 
     fn text_construct(&mut self, s: Start) -> Result<Text, Error> {
+        let run = Run::of_text(s.tag);
         let mut text = Text::default();
         for a in s.attrs {
             match a.key {
@@ -1842,8 +1891,13 @@ impl<S: TokenSource> Parser<S> {
                 _ => text.push_attribute(self.attribute(a)),
             }
         }
-        if let Some(read) = self.quick_text(&mut text.value) {
+        let mut value = std::mem::take(&mut self.text);
+        value.clear();
+        let quick = self.quick_text(&mut value);
+        self.text = value;
+        if let Some(read) = quick {
             read?;
+            text.value = self.interner.recent(run, &self.text);
             return Ok(text);
         }
         self.text.clear();
@@ -1861,10 +1915,13 @@ impl<S: TokenSource> Parser<S> {
             }
         }
         if nodes.is_empty() {
-            text.value = self.take_text();
+            text.value = self.interner.recent(run, &self.text);
+            self.text.clear();
         } else {
             self.flush_text(&mut nodes);
-            collect_text(&nodes, &mut text.value);
+            let mut value = String::new();
+            collect_text(&nodes, &mut value);
+            text.value = value.into();
             text.set_markup(nodes);
         }
         Ok(text)
@@ -2038,7 +2095,7 @@ impl<S: TokenSource> Parser<S> {
             attrs: Vec::new(),
             offset: s.offset,
         })?;
-        g.value = t.value;
+        g.value = String::from(&*t.value);
         Ok(g)
     }
 
@@ -2362,16 +2419,29 @@ mod tests {
     fn a_recent_value_is_shared_until_its_slot_is_taken() {
         let mut i = Interner::default();
         let v = "http://snomed.info/sct/32506021000036107/version/20260831";
-        let first = i.recent(v);
-        assert!(Arc::ptr_eq(&first, &i.recent(&String::from(v))));
-        assert_eq!(&*i.recent("http://amt.info/csv"), "http://amt.info/csv");
-        // A different value in the same slot replaces it: equal text, a new allocation.
+        let first = i.recent(Run::Version, v);
+        assert!(Arc::ptr_eq(
+            &first,
+            &i.recent(Run::Version, &String::from(v))
+        ));
+        assert_eq!(
+            &*i.recent(Run::Version, "http://amt.info/csv"),
+            "http://amt.info/csv"
+        );
+        // Another field's values never take its slot.
+        for n in 0..64 {
+            i.recent(Run::Summary, &format!("{v}{n}"));
+            i.intern(&format!("{v}{n}"));
+        }
+        assert!(Arc::ptr_eq(&first, &i.recent(Run::Version, v)));
+        // A different value of the field in the same slot replaces it: equal text, a new
+        // allocation.
         let rival = (0..)
             .map(|n| format!("{v}{n}"))
-            .find(|r| Interner::slot(r) == Interner::slot(v))
+            .find(|r| Interner::slot(r, RUN_SLOTS_BITS) == Interner::slot(v, RUN_SLOTS_BITS))
             .expect("some suffix lands in the same slot");
-        assert_eq!(&*i.recent(&rival), rival);
-        let again = i.recent(v);
+        assert_eq!(&*i.recent(Run::Version, &rival), rival);
+        let again = i.recent(Run::Version, v);
         assert_eq!(&*again, v);
         assert!(!Arc::ptr_eq(&first, &again));
     }

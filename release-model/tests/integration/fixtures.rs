@@ -2,11 +2,12 @@
 //! table (`SOURCES.md`) describes.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use release_model::Error;
 use release_model::feed::{
-    BundleInterpretation, Checked, ContentType, Feed, Finding, FindingCode, LinkRel, Profile,
-    ReadOptions, ReadOutcome, Severity, read_feed, validate_read,
+    BundleInterpretation, Checked, ContentType, EntryReader, Feed, Finding, FindingCode, LinkRel,
+    Profile, ReadOptions, ReadOutcome, Severity, Text, read_feed, validate_read,
 };
 
 fn path(name: &str) -> Option<PathBuf> {
@@ -222,6 +223,33 @@ fn ncts_client_test_feed_faults() {
             |f| f.code == FindingCode::CategoryTermNotInScheme && f.severity == Severity::Error
         )
     );
+}
+
+#[test]
+fn ncts_entries_share_their_repeated_summary_and_rights() {
+    let Some(p) = path("ncts-syndication-client__syndication.xml") else {
+        return;
+    };
+    let bytes = std::fs::read(p).expect("fixture is readable");
+    let full = read_feed(&bytes, &ReadOptions::lenient())
+        .expect("reads")
+        .feed
+        .entries;
+    let streamed = EntryReader::new(&bytes[..], &ReadOptions::lenient())
+        .expect("starts")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("streams");
+    for entries in [full, streamed] {
+        assert_eq!(entries.len(), 6);
+        let value = |t: &Option<Text>| t.as_ref().map(|t| Arc::clone(&t.value));
+        let (summary, rights) = (value(&entries[0].summary), value(&entries[0].rights));
+        let (summary, rights) = (summary.expect("summary"), rights.expect("rights"));
+        assert!(rights.len() > 700, "the copyright notice");
+        for e in &entries[1..] {
+            assert!(value(&e.summary).is_some_and(|s| Arc::ptr_eq(&s, &summary)));
+            assert!(value(&e.rights).is_some_and(|r| Arc::ptr_eq(&r, &rights)));
+        }
+    }
 }
 
 #[test]

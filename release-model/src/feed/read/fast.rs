@@ -179,13 +179,13 @@ impl Fast<'_, '_> {
             match self.tag(&s)? {
                 Tag::Id if e.id.is_none() => e.id = Some(AtomId::from(self.leaf_owned(&s)?)),
                 Tag::Title if e.title.is_none() => {
-                    self.text(&s, e.title.insert(Text::default()))?
+                    self.text(&s, Run::Title, e.title.insert(Text::default()))?
                 }
                 Tag::Summary if e.summary.is_none() => {
-                    self.text(&s, e.summary.insert(Text::default()))?;
+                    self.text(&s, Run::Summary, e.summary.insert(Text::default()))?;
                 }
                 Tag::Rights if e.rights.is_none() => {
-                    self.text(&s, e.rights.insert(Text::default()))?;
+                    self.text(&s, Run::Rights, e.rights.insert(Text::default()))?;
                 }
                 Tag::Updated if e.updated.is_none() => {
                     self.leaf(&s)?;
@@ -201,12 +201,12 @@ impl Fast<'_, '_> {
                 Tag::Link => self.link(&s, pushed(&mut e.links))?,
                 Tag::ContentItemIdentifier if e.identifier.is_none() => {
                     self.leaf(&s)?;
-                    let v = self.interner.recent(self.scratch);
+                    let v = self.interner.recent(Run::Identifier, self.scratch);
                     e.identifier = Some(ContentItemIdentifier::from(v));
                 }
                 Tag::ContentItemVersion if e.version.is_none() => {
                     self.leaf(&s)?;
-                    let v = self.interner.recent(self.scratch);
+                    let v = self.interner.recent(Run::Version, self.scratch);
                     e.version = Some(ContentItemVersion::from(v));
                 }
                 Tag::FhirVersion => {
@@ -274,12 +274,18 @@ impl Fast<'_, '_> {
     }
 
     /// A text construct holding text, with or without its `type`.
-    fn text(&mut self, s: &StartTag, text: &mut Text) -> Option<()> {
+    fn text(&mut self, s: &StartTag, run: Run, text: &mut Text) -> Option<()> {
         self.each_attribute(s, only(AttrKey::Type), |_, _, v| {
             text.kind = Some(TextKind::parse(v));
             Some(())
         })?;
-        self.text_into(s, &mut text.value)
+        let mut scratch = std::mem::take(self.scratch);
+        scratch.clear();
+        let read = self
+            .text_into(s, &mut scratch)
+            .map(|()| text.value = self.interner.recent(run, &scratch));
+        *self.scratch = scratch;
+        read
     }
 
     fn package_dependency(&mut self, s: &StartTag) -> Option<PackageDependency> {
@@ -512,7 +518,7 @@ mod tests {
         assert_eq!(e, general);
         assert_eq!(e.links[0].href, "https://example.org/a.zip?x=1&y=2");
         assert_eq!(
-            e.rights.as_ref().map(|t| t.value.as_str()),
+            e.rights.as_ref().map(|t| t.as_str()),
             Some("Copyright © 2026")
         );
         agree(&doc, ReadOptions::lenient());
@@ -630,5 +636,31 @@ mod tests {
         let odd = r#"<entry><x:y xmlns:x="urn:x"/><id>urn:uuid:odd</id></entry>"#;
         let entries = [odd; 20].join("") + &[COMMON; 5].join("");
         agree(&feed(&entries), ReadOptions::lenient());
+    }
+
+    #[test]
+    fn repeated_texts_share_one_copy_on_either_path_and_in_the_stream() {
+        // The second entry has a foreign element, so the general reader reads it.
+        let odd = COMMON.replace("<title>", r#"<x:y xmlns:x="urn:x"/><title>"#);
+        let doc = feed(&[COMMON, &odd, COMMON].join(""));
+        let full = read_feed(doc.as_bytes(), &ReadOptions::lenient())
+            .expect("reads")
+            .feed
+            .entries;
+        assert_eq!(full[1].extensions.len(), 1, "the general reader read it");
+        let streamed = EntryReader::new(doc.as_bytes(), &ReadOptions::lenient())
+            .expect("starts")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("streams");
+        for entries in [full, streamed] {
+            let texts = |e: &Entry| [&e.title, &e.summary, &e.rights].map(|t| t.clone());
+            let first = texts(&entries[0]);
+            for e in &entries[1..] {
+                for (a, b) in first.iter().zip(texts(e)) {
+                    let (a, b) = (a.as_ref().expect("present"), b.expect("present"));
+                    assert!(Arc::ptr_eq(&a.value, &b.value), "{:?} shared", a.value);
+                }
+            }
+        }
     }
 }
