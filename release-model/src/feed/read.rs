@@ -714,10 +714,12 @@ fn unescape_attr(
             continue;
         }
         let after = &rest[i + 1..];
-        let resolved = after.find(';').and_then(|semi| {
-            let name = &after[..semi];
-            resolve_entity(name).map(|c| (c, semi))
-        });
+        let resolved = predefined(after.as_bytes())
+            .map(|(c, len)| (c, len - 1))
+            .or_else(|| {
+                let semi = after.find(';')?;
+                resolve_entity(&after[..semi]).map(|c| (c, semi))
+            });
         match resolved {
             Some((c, semi)) => {
                 out.push(c);
@@ -791,6 +793,13 @@ fn unescape_text(
             continue;
         }
         let after = &rest[i + 1..];
+        // The predefined entities are nearly every reference a feed has: matched as they
+        // stand, without scanning for the name first.
+        if let Some((c, len)) = predefined(after.as_bytes()) {
+            out.push(c);
+            rest = &after[len..];
+            continue;
+        }
         match reference(after) {
             Some((name, len)) => {
                 match resolve_entity(name) {
@@ -852,6 +861,19 @@ fn push_cdata(raw: &str, out: &mut String) {
         rest = after_line_end(rest, i);
     }
     out.push_str(rest);
+}
+
+/// The character of the predefined entity reference that `after` (what follows a `&`)
+/// starts with, and the reference's length past the `&`.
+fn predefined(after: &[u8]) -> Option<(char, usize)> {
+    Some(match after {
+        [b'a', b'm', b'p', b';', ..] => ('&', 4),
+        [b'l', b't', b';', ..] => ('<', 3),
+        [b'g', b't', b';', ..] => ('>', 3),
+        [b'q', b'u', b'o', b't', b';', ..] => ('"', 5),
+        [b'a', b'p', b'o', b's', b';', ..] => ('\'', 5),
+        _ => return None,
+    })
 }
 
 fn resolve_entity(name: &str) -> Option<char> {
@@ -2302,6 +2324,31 @@ fn md5(raw: &str) -> Checked<Md5> {
 mod tests {
     use super::*;
     use crate::feed::xml::LONG_TEXT;
+
+    // The shortcut for the five predefined entities reads what the general path reads, and
+    // takes nothing else.
+    #[test]
+    fn predefined_references_read_as_the_general_path_reads_them() {
+        for after in [
+            "amp;", "lt;", "gt;", "quot;", "apos;", "amp;x", "lt;;", "amp", "am;", "ampx;", "quot",
+            "apos ;", "#38;", "#x3c;", "nbsp;", "", ";", "AMP;",
+        ] {
+            let general = reference(after).and_then(|(name, len)| {
+                let c = resolve_entity(name)?;
+                (!name.starts_with('#')).then_some((c, len))
+            });
+            assert_eq!(predefined(after.as_bytes()), general, "{after:?}");
+        }
+        let mut out = String::new();
+        let raw = "a&amp;b&lt;c&gt;d&quot;e&apos;f&#38;g";
+        let read = unescape_text(raw, 0, Mode::Strict, &mut Vec::new(), &mut out);
+        assert!(read.is_ok());
+        assert_eq!(out, "a&b<c>d\"e'f&g");
+        out.clear();
+        let read = unescape_attr(raw, Mode::Strict, 0, &mut Vec::new(), &mut out);
+        assert!(read.is_ok());
+        assert_eq!(out, "a&b<c>d\"e'f&g");
+    }
 
     // Found by the `read_feed` fuzz target: a CR LF pair advanced past the end of the value.
     #[test]
