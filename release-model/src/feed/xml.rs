@@ -78,7 +78,8 @@ impl Syntax {
 #[derive(Debug, Default)]
 pub(crate) struct Tokenizer {
     open: String,
-    open_ends: Vec<usize>,
+    /// Where each open element's name starts in `open`, innermost last.
+    open_starts: Vec<usize>,
     attrs: Vec<AttrSpan>,
 }
 
@@ -248,30 +249,24 @@ fn ended_inside(at: usize, last: bool, what: &str, expected: &str) -> Result<Ste
 impl Tokenizer {
     /// The innermost open element's name.
     fn top(&self) -> Option<&str> {
-        let end = *self.open_ends.last()?;
-        let start = self
-            .open_ends
-            .len()
-            .checked_sub(2)
-            .map_or(0, |i| self.open_ends[i]);
-        Some(&self.open[start..end])
+        self.open.get(*self.open_starts.last()?..)
     }
 
     fn pop(&mut self) {
-        self.open_ends.pop();
-        let len = self.open_ends.last().copied().unwrap_or(0);
-        self.open.truncate(len);
+        if let Some(start) = self.open_starts.pop() {
+            self.open.truncate(start);
+        }
     }
 
     /// How many elements are open.
     pub(crate) fn open_count(&self) -> usize {
-        self.open_ends.len()
+        self.open_starts.len()
     }
 
     /// Closes elements until `count` are open: a reader that went ahead and turned back
     /// restores the state it started from.
     pub(crate) fn close_to(&mut self, count: usize) {
-        while self.open_ends.len() > count {
+        while self.open_starts.len() > count {
             self.pop();
         }
     }
@@ -551,8 +546,8 @@ impl Tokenizer {
             j = value.end + 1;
         };
         if !empty {
+            self.open_starts.push(self.open.len());
             self.open.push_str(element);
-            self.open_ends.push(self.open.len());
         }
         *pos = gt + 1;
         Ok(Step::Token(
