@@ -1230,6 +1230,7 @@ struct Parser<S: TokenSource> {
     text: String,
     /// Entries the shortcut for common entries read, and entries it turned back from.
     shortcut: fast::Record,
+    repeated: fast::Repeated,
 }
 
 /// The content of an element that should hold only text.
@@ -1262,6 +1263,7 @@ impl<S: TokenSource> Parser<S> {
             pending_end: false,
             text: String::new(),
             shortcut: fast::Record::default(),
+            repeated: fast::Repeated::default(),
         }
     }
 

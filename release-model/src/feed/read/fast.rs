@@ -65,6 +65,17 @@ impl Record {
     }
 }
 
+/// The last author element the shortcut read, as its place in the document, and what it
+/// read as. An NCTS feed repeats its publisher's author block on every entry, and an
+/// element whose bytes are those of one read before reads the same: every entry the
+/// shortcut reads is a child of the feed and declares no namespace, so the same bindings
+/// are in scope, and the block was read without a note. Comparing the bytes is a small
+/// part of reading them (the author was a ninth of the full read's instructions).
+#[derive(Default)]
+pub(super) struct Repeated {
+    author: Option<(Range<usize>, Person)>,
+}
+
 /// A new last item of a list that usually holds one or two, to be filled in place: an entry
 /// the shortcut turns back from is emptied whole, so a half-filled item never stays.
 fn pushed<T: Default>(v: &mut Vec<T>) -> &mut T {
@@ -80,6 +91,7 @@ struct Fast<'a, 'p> {
     tokenizer: &'a mut Tokenizer,
     ns: &'p Namespaces,
     interner: &'p mut Interner,
+    repeated: &'p mut Repeated,
     /// The parser's notes, empty on entry: a note means a finding, so the shortcut gives up.
     notes: &'p mut Vec<Note>,
     scratch: &'p mut String,
@@ -126,6 +138,7 @@ impl<S: TokenSource> Parser<S> {
             tokenizer,
             ns: &self.markup.ns,
             interner: &mut self.interner,
+            repeated: &mut self.repeated,
             notes: &mut self.notes,
             scratch: &mut self.text,
             mode: self.mode,
@@ -195,7 +208,7 @@ impl Fast<'_, '_> {
                     self.leaf(&s)?;
                     e.published = Some(date(self.scratch));
                 }
-                Tag::Author => self.person(&s, pushed(&mut e.authors))?,
+                Tag::Author => self.author(&s, pushed(&mut e.authors))?,
                 Tag::Contributor => self.person(&s, pushed(&mut e.contributors))?,
                 Tag::Category => self.category(&s, pushed(&mut e.categories))?,
                 Tag::Link => self.link(&s, pushed(&mut e.links))?,
@@ -326,6 +339,27 @@ impl Fast<'_, '_> {
             return Some(());
         }
         (!self.next_start(&mut StartTag::default())?).then_some(())
+    }
+
+    /// An author, copied from the last one read when its bytes are the same.
+    fn author(&mut self, s: &StartTag, p: &mut Person) -> Option<()> {
+        if let Some((block, last)) = &self.repeated.author
+            && !s.empty
+        {
+            let b = self.doc.as_bytes();
+            let here = s.offset..s.offset + block.len();
+            if b.get(here.clone()) == b.get(block.clone()) {
+                *p = last.clone();
+                *self.pos = here.end;
+                // The author's start tag was read: close it as its end tag would have.
+                let open = self.tokenizer.open_count();
+                self.tokenizer.close_to(open.saturating_sub(1));
+                return Some(());
+            }
+        }
+        self.person(s, p)?;
+        self.repeated.author = Some((s.offset..*self.pos, p.clone()));
+        Some(())
     }
 
     fn person(&mut self, s: &StartTag, p: &mut Person) -> Option<()> {
@@ -662,5 +696,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_author_block_read_before_is_copied_and_any_other_is_read() {
+        let author = |name: &str, rest: &str| {
+            format!(
+                "<entry><author><name>{name}</name>{rest}</author><id>urn:uuid:{name}</id></entry>"
+            )
+        };
+        let entries = [
+            author("A", "<email>a@example.org</email>"),
+            author("A", "<email>a@example.org</email>"),
+            // One byte more, one byte different, a longer block starting with the same
+            // bytes, one with a comment (not the shortcut's), and the first again.
+            author("A", "<email>a@example.org </email>"),
+            author("A", "<email>b@example.org</email>"),
+            author("A", "<email>a@example.org</email><uri>u</uri>"),
+            author("A", "<email>a@example.org</email><!-- c -->"),
+            author("A", "<email>a@example.org</email>"),
+            COMMON.to_owned(),
+            COMMON.to_owned(),
+        ];
+        let doc = feed(&entries.join("\n"));
+        agree(&doc, ReadOptions::lenient());
+        agree(&doc, ReadOptions::strict());
+        let read = read_feed(doc.as_bytes(), &ReadOptions::lenient()).expect("reads");
+        let e = &read.feed.entries;
+        let email = |i: usize| e[i].authors[0].email.clone().expect("an email");
+        assert!(Arc::ptr_eq(&email(0), &email(1)), "copied");
+        assert_eq!(&*email(2), "a@example.org ");
+        assert_eq!(&*email(3), "b@example.org");
+        assert_eq!(e[4].authors[0].uri.as_deref(), Some("u"));
+        assert_eq!(e[6].authors[0], e[0].authors[0]);
+        // What follows a copied author is read from where the author ends.
+        assert_eq!(e[1].id.as_ref().map(|i| i.as_str()), Some("urn:uuid:A"));
+        assert_eq!(e[8], e[7]);
     }
 }
