@@ -382,6 +382,9 @@ enum Resolved<'a> {
 #[derive(Default)]
 struct Namespaces {
     bindings: Vec<Binding>,
+    /// Changes whenever the bindings do, so that markup read under them is known to mean
+    /// the same while it holds.
+    generation: u64,
 }
 
 impl Namespaces {
@@ -392,12 +395,14 @@ impl Namespaces {
             kind: ns_kind(uri),
             depth,
         });
+        self.generation += 1;
     }
 
     /// Drops the declarations of the element at `depth`, which has ended.
     fn end(&mut self, depth: usize) {
         while self.bindings.last().is_some_and(|b| b.depth >= depth) {
             self.bindings.pop();
+            self.generation += 1;
         }
     }
 

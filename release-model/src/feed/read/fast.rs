@@ -65,15 +65,21 @@ impl Record {
     }
 }
 
-/// The last author element the shortcut read, as its place in the document, and what it
-/// read as. An NCTS feed repeats its publisher's author block on every entry, and an
-/// element whose bytes are those of one read before reads the same: every entry the
-/// shortcut reads is a child of the feed and declares no namespace, so the same bindings
-/// are in scope, and the block was read without a note. Comparing the bytes is a small
-/// part of reading them (the author was a ninth of the full read's instructions).
+/// The last author element the shortcut read, as its place in the document, what it read
+/// as, and the namespace bindings it was read under. An NCTS feed repeats its publisher's
+/// author block on every entry, and an element whose bytes are those of one read before,
+/// under the same bindings, reads the same: the shortcut read it without a note, at the
+/// same depth, with the same limits. Comparing the bytes is a small part of reading them
+/// (the author was a ninth of the full read's instructions).
 #[derive(Default)]
 pub(super) struct Repeated {
-    author: Option<(Range<usize>, Person)>,
+    author: Option<ReadBefore<Person>>,
+}
+
+struct ReadBefore<T> {
+    bytes: Range<usize>,
+    generation: u64,
+    read: T,
 }
 
 /// A new last item of a list that usually holds one or two, to be filled in place: an entry
@@ -343,13 +349,14 @@ impl Fast<'_, '_> {
 
     /// An author, copied from the last one read when its bytes are the same.
     fn author(&mut self, s: &StartTag, p: &mut Person) -> Option<()> {
-        if let Some((block, last)) = &self.repeated.author
+        if let Some(last) = &self.repeated.author
+            && last.generation == self.ns.generation
             && !s.empty
         {
             let b = self.doc.as_bytes();
-            let here = s.offset..s.offset + block.len();
-            if b.get(here.clone()) == b.get(block.clone()) {
-                *p = last.clone();
+            let here = s.offset..s.offset + last.bytes.len();
+            if b.get(here.clone()) == b.get(last.bytes.clone()) {
+                *p = last.read.clone();
                 *self.pos = here.end;
                 // The author's start tag was read: close it as its end tag would have.
                 let open = self.tokenizer.open_count();
@@ -358,7 +365,11 @@ impl Fast<'_, '_> {
             }
         }
         self.person(s, p)?;
-        self.repeated.author = Some((s.offset..*self.pos, p.clone()));
+        self.repeated.author = Some(ReadBefore {
+            bytes: s.offset..*self.pos,
+            generation: self.ns.generation,
+            read: p.clone(),
+        });
         Some(())
     }
 
@@ -732,5 +743,25 @@ mod tests {
         // What follows a copied author is read from where the author ends.
         assert_eq!(e[1].id.as_ref().map(|i| i.as_str()), Some("urn:uuid:A"));
         assert_eq!(e[8], e[7]);
+    }
+
+    #[test]
+    fn an_author_block_is_read_again_under_other_namespace_bindings() {
+        // The same bytes, but the second entry binds `b` elsewhere: its `b:name` is foreign.
+        let root = r#"xmlns="http://www.w3.org/2005/Atom" xmlns:b="http://www.w3.org/2005/Atom""#;
+        let block = "<author><b:name>A</b:name></author>";
+        let doc = format!(
+            "<feed {root}><entry>{block}</entry><entry xmlns:b=\"urn:x\">{block}</entry><entry>{block}</entry></feed>"
+        );
+        agree(&doc, ReadOptions::lenient());
+        let read = read_feed(doc.as_bytes(), &ReadOptions::lenient()).expect("reads");
+        let names: Vec<_> = read
+            .feed
+            .entries
+            .iter()
+            .map(|e| e.authors[0].name.as_deref())
+            .collect();
+        assert_eq!(names, [Some("A"), None, Some("A")]);
+        assert_eq!(read.feed.entries[1].authors[0].extensions.len(), 1);
     }
 }
