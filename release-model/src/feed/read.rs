@@ -1753,11 +1753,7 @@ impl<S: TokenSource> Parser<S> {
             );
             return self.element(s).map(Leaf::Element);
         }
-        let mut text = std::mem::take(&mut self.text);
-        text.clear();
-        let quick = self.quick_text(&mut text);
-        self.text = text;
-        if let Some(read) = quick {
+        if let Some(read) = self.quick_text_buffered() {
             read?;
             return Ok(Leaf::Text);
         }
@@ -1792,6 +1788,15 @@ impl<S: TokenSource> Parser<S> {
     /// Appends the open element's content to `out` when it is character data followed at
     /// once by the element's end tag, and closes the element; `None`, with nothing read,
     /// when the content is anything else.
+    /// As [`quick_text`](Self::quick_text), into the text buffer, emptied first.
+    fn quick_text_buffered(&mut self) -> Option<Result<(), Error>> {
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        let quick = self.quick_text(&mut text);
+        self.text = text;
+        quick
+    }
+
     fn quick_text(&mut self, out: &mut String) -> Option<Result<(), Error>> {
         if self.pending_end {
             return None;
@@ -1920,11 +1925,7 @@ impl<S: TokenSource> Parser<S> {
                 _ => text.push_attribute(self.attribute(a)),
             }
         }
-        let mut value = std::mem::take(&mut self.text);
-        value.clear();
-        let quick = self.quick_text(&mut value);
-        self.text = value;
-        if let Some(read) = quick {
+        if let Some(read) = self.quick_text_buffered() {
             read?;
             text.value = self.interner.recent(run, &self.text);
             return Ok(text);

@@ -278,9 +278,17 @@ impl Fast<'_, '_> {
 
     /// A leaf's text, left in the scratch buffer.
     fn leaf(&mut self, s: &StartTag) -> Option<()> {
+        if !self.tokenizer.attributes().is_empty() {
+            return None;
+        }
+        self.text_in_scratch(s)
+    }
+
+    /// As [`text_into`](Self::text_into), into the scratch buffer, emptied first.
+    fn text_in_scratch(&mut self, s: &StartTag) -> Option<()> {
         let mut scratch = std::mem::take(self.scratch);
         scratch.clear();
-        let read = self.leaf_into(s, &mut scratch);
+        let read = self.text_into(s, &mut scratch);
         *self.scratch = scratch;
         read
     }
@@ -298,13 +306,9 @@ impl Fast<'_, '_> {
             text.kind = Some(TextKind::parse(v));
             Some(())
         })?;
-        let mut scratch = std::mem::take(self.scratch);
-        scratch.clear();
-        let read = self
-            .text_into(s, &mut scratch)
-            .map(|()| text.value = self.interner.recent(run, &scratch));
-        *self.scratch = scratch;
-        read
+        self.text_in_scratch(s)?;
+        text.value = self.interner.recent(run, self.scratch);
+        Some(())
     }
 
     fn package_dependency(&mut self, s: &StartTag) -> Option<PackageDependency> {
