@@ -1140,7 +1140,7 @@ impl Run {
     const COUNT: usize = 5;
 
     /// The field of a text construct's value.
-    fn of_text(tag: Tag) -> Run {
+    fn of_text(tag: &Tag) -> Run {
         match tag {
             Tag::Summary => Run::Summary,
             Tag::Rights => Run::Rights,
@@ -1785,9 +1785,6 @@ impl<S: TokenSource> Parser<S> {
         }
     }
 
-    /// Appends the open element's content to `out` when it is character data followed at
-    /// once by the element's end tag, and closes the element; `None`, with nothing read,
-    /// when the content is anything else.
     /// As [`quick_text`](Self::quick_text), into the text buffer, emptied first.
     fn quick_text_buffered(&mut self) -> Option<Result<(), Error>> {
         let mut text = std::mem::take(&mut self.text);
@@ -1797,6 +1794,9 @@ impl<S: TokenSource> Parser<S> {
         quick
     }
 
+    /// Appends the open element's content to `out` when it is character data followed at
+    /// once by the element's end tag, and closes the element; `None`, with nothing read,
+    /// when the content is anything else.
     fn quick_text(&mut self, out: &mut String) -> Option<Result<(), Error>> {
         if self.pending_end {
             return None;
@@ -1917,7 +1917,7 @@ impl<S: TokenSource> Parser<S> {
     }
 
     fn text_construct(&mut self, s: Start) -> Result<Text, Error> {
-        let run = Run::of_text(s.tag);
+        let run = Run::of_text(&s.tag);
         let mut text = Text::default();
         for a in s.attrs {
             match a.key {
