@@ -1137,7 +1137,8 @@ enum Run {
 }
 
 impl Run {
-    const COUNT: usize = 5;
+    /// The number of fields: the last one's index, plus one.
+    const COUNT: usize = Run::Rights as usize + 1;
 
     /// The field of a text construct's value.
     fn of_text(tag: &Tag) -> Run {
