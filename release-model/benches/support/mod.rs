@@ -13,7 +13,23 @@ const SCHEME: &str = "http://ns.electronichealth.net.au/ncts/syndication/asf/sch
 
 /// A feed of `entries` entries, as XML.
 pub(super) fn ncts_shaped(entries: usize) -> String {
-    let mut out = String::with_capacity(entries * 1300 + 1024);
+    generate(entries, "")
+}
+
+/// A feed the size of a real one: 200 entries and about 1 MB, as the live NCTS feed's
+/// entries carry a product's long copyright notice and licence terms in `rights`.
+#[allow(dead_code)] // not every bench and test that shares this module reads it
+pub(super) fn real_size() -> String {
+    let licence = " Use of this release is subject to the SNOMED CT Affiliate Licence \
+        Agreement and the Australian Digital Health Agency's licence terms, which permit \
+        use by licensees in the territories listed &amp; forbid redistribution."
+        .repeat(16);
+    generate(200, &licence)
+}
+
+/// `entries` entries, each `rights` carrying `licence` after the copyright line.
+fn generate(entries: usize, licence: &str) -> String {
+    let mut out = String::with_capacity(entries * (1300 + licence.len()) + 1024);
     let _ = write!(
         out,
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feed xmlns=\"{ATOM}\" xmlns:ncts=\"{NCTS}\">\n  \
@@ -84,7 +100,7 @@ pub(super) fn ncts_shaped(entries: usize) -> String {
              <category term=\"{term}\" label=\"{term}\" scheme=\"{scheme}\"/>\n    \
              <author>\n      <name>Australian Digital Health Agency</name>\n      <uri>http://www.digitalhealth.gov.au</uri>\n      <email>help@digitalhealth.gov.au</email>\n    </author>\n    \
              <id>urn:uuid:8d0fbb68-e8dc-3820-{i:04x}-{release:012x}</id>\n    \
-             <rights>Copyright 2026 Australian Digital Health Agency &amp; SNOMED International. All rights reserved.</rights>\n    \
+             <rights>Copyright 2026 Australian Digital Health Agency &amp; SNOMED International. All rights reserved.{licence}</rights>\n    \
              <updated>2026-08-{day:02}T00:25:01Z</updated>\n    \
              <published>2026-08-{day:02}T00:25:01Z</published>\n    \
              <summary>SNOMED CT-AU &amp; AMT release {release}: terms &lt;new&gt; and &quot;retired&quot; for Australian clinical systems.</summary>\n    \

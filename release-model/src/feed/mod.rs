@@ -45,29 +45,11 @@
 //!
 //! # Which reader
 //!
-//! [`read_feed`] builds the whole [`Feed`]; its peak memory is about the size of the document
-//! for NCTS-shaped feeds (1.01×), and about 1.2× for feeds whose entries share nothing.
-//! Values that repeat across entries are kept once: content item identifiers and versions,
-//! people, categories, media types, and text constructs (NCTS repeats a product's summary
-//! and copyright notice on every entry). [`EntryReader`] yields one entry at a time with
-//! memory independent of the entry count, and is the one to use for feeds of tens of
-//! thousands of entries that are summarised or filtered rather than kept.
-//!
-//! The full read takes the entries of the common shape (the usual Atom and NCTS elements,
-//! text-only, with known attributes) straight from the tokenizer, and hands any other entry
-//! to the general reader from where it started, so both read an entry alike; it stops trying
-//! in a document where most entries are not of that shape. It copies an author block whose
-//! bytes are those of the last one it read rather than reading it again. On NCTS-shaped feeds
-//! it runs at about the speed of a bare `quick-xml` event loop over the same bytes at 1k
-//! entries and 0.8× at 100k; on feeds whose entries share no author, rights or summary, at
-//! about 0.85× and 0.6× (`cargo bench -p release-model --bench feed_ratio [-- --distinct]`).
-//! The streaming reader always takes the general path and runs at about 0.65×. At 100k
-//! entries much of a full read's time, with the drop of the feed read before, goes to glibc's
-//! allocator and to page faults: the model allocates seven to ten times per entry, and glibc
-//! consolidates those allocations when a large feed is dropped and refaults the heap for the
-//! next read. Programs that read large feeds repeatedly can keep that down with the
-//! streaming reader, another global allocator, or glibc's heap tunables (the workspace README
-//! has measured settings).
+//! [`read_feed`] builds the whole [`Feed`]; real feeds (0.1–1 MB, a few hundred entries)
+//! read in a few milliseconds. [`EntryReader`] yields one entry at a time with memory
+//! independent of the entry count, for feeds that are summarised or filtered rather than
+//! kept. Both read the same entries and report the same findings. Measured figures are in
+//! `release-model/benches/README.md`.
 
 mod content_type;
 mod finding;
@@ -84,10 +66,12 @@ pub use content_type::{BinaryIndexFamily, ContentType};
 pub use finding::{Finding, FindingCode, Location, Profile, Severity};
 pub use model::{
     AtomId, Attribute, BundleInterpretation, Category, ContentItem, ContentItemIdentifier,
-    ContentItemVersion, Crmi, Element, Entry, Feed, FhirVersion, Generator, Link, LinkExtras,
+    ContentItemVersion, Crmi, Element, Entry, Feed, FhirVersion, Generator, Link,
     LinkRel, Node, PackageDependency, PermissionCode, Person, Source, Text, TextKind, XmlName,
 };
 pub use read::{EntryReader, Limits, Mode, ReadOptions, ReadOutcome, read_feed, read_feed_from};
 pub use validate::{validate, validate_read};
-pub use values::{AtomDate, Checked, DateProblem, DateValue, HashProblem, Md5, Sha256};
+pub use values::{
+    AtomDate, Checked, CheckedValue, DateProblem, DateValue, HashProblem, Md5, Sha256,
+};
 pub use write::{WriteOptions, WriteTarget, write_feed};

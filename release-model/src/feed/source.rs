@@ -49,18 +49,6 @@ pub(crate) trait Source {
     fn offset(&self) -> u64;
     /// The line and column of a document offset already read.
     fn position(&mut self, offset: u64) -> Position;
-    /// The whole document with the cursor and the tokenizer, for a reader that takes tokens
-    /// straight from the tokenizer; `None` for a source that reads through a window.
-    fn whole(&mut self) -> Option<Whole<'_>> {
-        None
-    }
-}
-
-/// A document held whole, with the cursor into it and the tokenizer's state.
-pub(crate) struct Whole<'a> {
-    pub(crate) text: &'a str,
-    pub(crate) pos: &'a mut usize,
-    pub(crate) tokenizer: &'a mut Tokenizer,
 }
 
 #[inline(always)]
@@ -259,14 +247,6 @@ impl Source for SliceSource<'_> {
             .unwrap_or(usize::MAX)
             .min(self.bytes.len());
         self.lines.locate(self.bytes, target)
-    }
-
-    fn whole(&mut self) -> Option<Whole<'_>> {
-        Some(Whole {
-            text: self.text,
-            pos: &mut self.pos,
-            tokenizer: &mut self.tokenizer,
-        })
     }
 }
 

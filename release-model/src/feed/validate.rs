@@ -561,7 +561,7 @@ impl Validator {
                 format!("length '{raw}' is not a non-negative integer"),
             );
         }
-        if let Some(Checked::Malformed(raw)) = l.validated() {
+        if let Some(Checked::Malformed(raw)) = l.validated.as_ref() {
             self.push(
                 FindingCode::LinkValidatedMalformed,
                 loc,

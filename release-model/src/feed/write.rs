@@ -104,7 +104,7 @@ fn usage(feed: &Feed) -> Usage {
         .chain(feed.entries.iter().flat_map(|e| e.links.iter()));
     for l in links {
         u.sct |= l.md5.is_some();
-        u.onto |= l.validated().is_some();
+        u.onto |= l.validated.as_ref().is_some();
     }
     for e in &feed.entries {
         u.sct |= e.package_dependency.is_some();
@@ -357,12 +357,12 @@ impl Writer {
             escape_attr(&mut self.out, k.as_str());
             self.out.push('"');
         }
-        self.attributes(t.attributes());
+        self.attributes(&t.attributes);
         self.out.push('>');
-        if t.markup().is_empty() {
+        if t.markup.is_empty() {
             escape_text(&mut self.out, &t.value);
         } else {
-            self.nodes(t.markup());
+            self.nodes(&t.markup);
         }
         let _ = writeln!(self.out, "</{name}>");
     }
@@ -393,10 +393,10 @@ impl Writer {
             Some(Checked::Malformed(raw)) => self.attr("length", Some(raw)),
             None => {}
         }
-        if let Some(t) = l.title() {
+        if let Some(t) = l.title.as_deref() {
             self.attr("title", Some(t));
         }
-        if let Some(h) = l.hreflang() {
+        if let Some(h) = l.hreflang.as_deref() {
             self.attr("hreflang", Some(h));
         }
         match &l.sha256 {
@@ -409,19 +409,19 @@ impl Writer {
             Some(Checked::Malformed(raw)) => self.attr("sct:md5Hash", Some(raw)),
             None => {}
         }
-        match l.validated() {
+        match l.validated.as_ref() {
             Some(Checked::Valid(b)) => {
                 self.attr("onto:validated", Some(if *b { "true" } else { "false" }))
             }
             Some(Checked::Malformed(raw)) => self.attr("onto:validated", Some(raw)),
             None => {}
         }
-        self.attributes(l.attributes());
-        if l.extensions().is_empty() {
+        self.attributes(&l.attributes);
+        if l.extensions.is_empty() {
             self.out.push_str("/>\n");
         } else {
             self.out.push('>');
-            for x in l.extensions() {
+            for x in &l.extensions {
                 self.element(x);
             }
             let _ = writeln!(self.out, "</{name}>");

@@ -132,8 +132,8 @@ fn link() -> impl Strategy<Value = Link> {
             l.length = length;
             l.sha256 = sha;
             l.md5 = md5;
-            l.extras_mut().validated = validated;
-            l.extras_mut().attributes = dedup(attrs);
+            l.validated = validated;
+            l.attributes = dedup(attrs);
             l
         })
 }
@@ -186,7 +186,7 @@ fn entry() -> impl Strategy<Value = Entry> {
                 let mut d = PackageDependency::default();
                 d.editions = editions;
                 d.derivatives = derivatives;
-                Box::new(d)
+                d
             });
             e.permissions = ext.2.into_iter().map(PermissionCode::from).collect();
             e.extensions = ext.3;
