@@ -16,15 +16,16 @@ pub(super) fn ncts_shaped(entries: usize) -> String {
     generate(entries, "")
 }
 
-/// A feed the size of a real one: 200 entries and about 1 MB, as the live NCTS feed's
-/// entries carry a product's long copyright notice and licence terms in `rights`.
+/// A feed the size of a real one: 200 entries (the live NCTS feed has 202) shaped like the
+/// NCTS fixture's, whose `rights` carry a copyright notice of about a kilobyte.
 #[allow(dead_code)] // not every bench and test that shares this module reads it
 pub(super) fn real_size() -> String {
-    let licence = " Use of this release is subject to the SNOMED CT Affiliate Licence \
-        Agreement and the Australian Digital Health Agency's licence terms, which permit \
-        use by licensees in the territories listed &amp; forbid redistribution."
-        .repeat(16);
-    generate(200, &licence)
+    let notice = " This content contains information which is protected by copyright. No part of \
+        this work may be reproduced or used in any form or by any means, graphic, electronic or \
+        mechanical, including photocopying, recording, taping or information retrieval systems, \
+        without the written permission of the Agency."
+        .repeat(3);
+    generate(200, &notice)
 }
 
 /// `entries` entries, each `rights` carrying `licence` after the copyright line.

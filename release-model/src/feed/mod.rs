@@ -66,8 +66,8 @@ pub use content_type::{BinaryIndexFamily, ContentType};
 pub use finding::{Finding, FindingCode, Location, Profile, Severity};
 pub use model::{
     AtomId, Attribute, BundleInterpretation, Category, ContentItem, ContentItemIdentifier,
-    ContentItemVersion, Crmi, Element, Entry, Feed, FhirVersion, Generator, Link,
-    LinkRel, Node, PackageDependency, PermissionCode, Person, Source, Text, TextKind, XmlName,
+    ContentItemVersion, Crmi, Element, Entry, Feed, FhirVersion, Generator, Link, LinkRel, Node,
+    PackageDependency, PermissionCode, Person, Source, Text, TextKind, XmlName,
 };
 pub use read::{EntryReader, Limits, Mode, ReadOptions, ReadOutcome, read_feed, read_feed_from};
 pub use validate::{validate, validate_read};

@@ -1,8 +1,8 @@
 //! The feed model: a typed view of every construct in FEED-FORMAT.md, plus the foreign
 //! markup it does not understand, kept so a feed round-trips.
 
-use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
 
 use super::content_type::ContentType;
 use super::values::{AtomDate, Checked, Md5, Sha256};
@@ -616,7 +616,7 @@ pub struct Entry {
     pub links: Vec<Link>,
     /// `source`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<Source>,
+    pub source: Option<Box<Source>>,
     /// `ncts:contentItemIdentifier`.
     pub identifier: Option<ContentItemIdentifier>,
     /// `ncts:contentItemVersion`.
@@ -635,13 +635,13 @@ pub struct Entry {
     pub sct_base_version: Option<String>,
     /// `sct:packageDependency`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub package_dependency: Option<PackageDependency>,
+    pub package_dependency: Option<Box<PackageDependency>>,
     /// `onto:permission` codes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub permissions: Vec<PermissionCode>,
     /// CRMI `hl7:*` elements, when any is present.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub crmi: Option<Crmi>,
+    pub crmi: Option<Box<Crmi>>,
     /// Foreign attributes on `entry`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,

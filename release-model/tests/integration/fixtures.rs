@@ -242,7 +242,10 @@ fn ncts_entries_repeat_their_summary_and_rights_in_both_readers() {
     assert_eq!(full.len(), 6);
     let value = |t: &Option<Text>| t.as_ref().map(|t| t.value.clone());
     let (summary, rights) = (value(&full[0].summary), value(&full[0].rights));
-    assert!(rights.as_ref().is_some_and(|r| r.len() > 700), "the copyright notice");
+    assert!(
+        rights.as_ref().is_some_and(|r| r.len() > 700),
+        "the copyright notice"
+    );
     for e in &full[1..] {
         assert_eq!(value(&e.summary), summary);
         assert_eq!(value(&e.rights), rights);

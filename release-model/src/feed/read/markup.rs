@@ -14,7 +14,7 @@ use crate::error::Limit;
 use crate::feed::finding::FindingCode;
 use crate::feed::model::XmlName;
 use crate::feed::ns;
-use crate::feed::xml::AttrSpan;
+use crate::feed::xml::{AttrSpan, same};
 
 /// An attribute of the last start tag; its value is a range of [`Markup::values`].
 #[derive(Debug)]
@@ -186,13 +186,18 @@ impl Markup {
 }
 
 /// XML allows an attribute name once per start tag.
-pub(super) fn check_unique(qname: &str, attrs: &str, spans: &[AttrSpan], offset: u64) -> Result<(), Fail> {
+pub(super) fn check_unique(
+    qname: &str,
+    attrs: &str,
+    spans: &[AttrSpan],
+    offset: u64,
+) -> Result<(), Fail> {
     let names = spans.iter().map(|s| &attrs[s.name.clone()]);
     let duplicate = if spans.len() <= PAIRWISE_ATTRIBUTES {
         names
             .clone()
             .enumerate()
-            .find(|(i, n)| names.clone().take(*i).any(|m| m == *n))
+            .find(|(i, n)| names.clone().take(*i).any(|m| same(m, n)))
             .map(|(_, n)| n)
     } else {
         let mut seen = HashSet::with_capacity(spans.len());

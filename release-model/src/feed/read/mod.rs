@@ -23,7 +23,6 @@ mod options;
 mod pump;
 mod unescape;
 
-
 use std::io::{BufRead, Read};
 
 pub use options::{Limits, Mode, ReadOptions, ReadOutcome};

@@ -3,6 +3,7 @@
 
 use crate::feed::model::XmlName;
 use crate::feed::ns;
+use crate::feed::xml::same;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum NsKind {
@@ -70,7 +71,7 @@ impl Namespaces {
     pub(super) fn end(&mut self, depth: usize) {
         while self.bindings.last().is_some_and(|b| b.depth >= depth) {
             self.bindings.pop();
-            }
+        }
     }
 
     pub(super) fn resolve(&self, prefix: Option<&str>) -> Resolved<'_> {
@@ -79,7 +80,7 @@ impl Namespaces {
             Some(p) => p,
             None => "",
         };
-        match self.bindings.iter().rev().find(|b| &*b.prefix == wanted) {
+        match self.bindings.iter().rev().find(|b| same(&b.prefix, wanted)) {
             Some(b) if !b.uri.is_empty() => Resolved::Bound(&b.uri, b.kind),
             _ if prefix.is_none() => Resolved::Unbound,
             _ => Resolved::Unknown,
@@ -297,7 +298,6 @@ pub(super) fn classify_attr(kind: NsKind, local: &str) -> Option<AttrKey> {
         _ => return None,
     })
 }
-
 
 pub(super) fn attr_key_name(key: AttrKey) -> XmlName {
     match key {

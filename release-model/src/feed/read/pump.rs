@@ -189,7 +189,12 @@ impl<S: TokenSource> Parser<S> {
         )
     }
 
-    pub(super) fn malformed(&mut self, offset: u64, message: String, expected: Option<String>) -> Error {
+    pub(super) fn malformed(
+        &mut self,
+        offset: u64,
+        message: String,
+        expected: Option<String>,
+    ) -> Error {
         self.fail(Fail::Malformed {
             offset,
             message,
@@ -474,5 +479,4 @@ impl<S: TokenSource> Parser<S> {
             }
         }
     }
-
 }

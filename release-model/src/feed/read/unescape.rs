@@ -222,7 +222,12 @@ mod tests {
         let read = unescape_attr(raw, Mode::Strict, 0, &mut Vec::new(), &mut out);
         assert!(read.is_ok());
         assert_eq!(out, "a&b<c>d\"e'f&g<");
-        for (raw, ok) in [("&AMP;", false), ("&amp", false), ("&#0;", false), ("&ampx;", false)] {
+        for (raw, ok) in [
+            ("&AMP;", false),
+            ("&amp", false),
+            ("&#0;", false),
+            ("&ampx;", false),
+        ] {
             let read = unescape_text(raw, 0, Mode::Strict, &mut Vec::new(), &mut String::new());
             assert_eq!(read.is_ok(), ok, "{raw:?}");
         }

@@ -1,0 +1,291 @@
+//! Stateful fakes of the servers, for integration tests (feature `testkit`).
+//!
+//! A [`FakeTerminologyServer`] behaves like a terminology server, not like canned responses:
+//! it holds resources, publishes a syndication feed generated from them (with correct hashes
+//! and lengths), redoes its preload with the real update semantics (adds only; the same URL and
+//! version is replaced only when the incoming `date` is later), rejects writes when read-only,
+//! filters reads by security labels, and can be stopped, wiped and restarted. Fakes in one
+//! scenario share a [`Registry`], through which they fetch each other's feeds and artefacts
+//! without network tricks.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use syndication_client::testkit::{FakeResource, FakeTerminologyServer, Registry};
+//! use syndication_client::{ClientOptions, NoAuth, TerminologyClient};
+//!
+//! let registry = Registry::new();
+//! let authoring = FakeTerminologyServer::start(&registry).await;
+//! let production = FakeTerminologyServer::start(&registry).await;
+//! authoring.add(FakeResource::value_set("body-sites", "http://example.org/vs/body-sites", "1.0.0", "2026-11-01"));
+//! authoring.set_syndicated("ValueSet", "body-sites", true);
+//! production.set_preload_feeds(vec![authoring.feed_url()]);
+//!
+//! let client = TerminologyClient::new(&production.base_url(), Arc::new(NoAuth), ClientOptions::for_local_testing()).unwrap();
+//! client.redo_preload().await.unwrap();
+//! assert!(client.has_canonical("ValueSet", "http://example.org/vs/body-sites", "1.0.0").await.unwrap());
+//! # });
+//! ```
+//!
+//! # An additive release, executed and verified
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use release_model::delta::{Delta, DeltaItem};
+//! use release_model::deployment::*;
+//! use release_model::feed::ContentType;
+//! use release_model::plan::{plan, Policy, Strategy};
+//! use syndication_client::testkit::{FakeInfrastructure, FakeResource, FakeTerminologyServer, Registry};
+//! use syndication_client::{ClientOptions, Executor, Journal, NoAuth, WaitPolicy};
+//!
+//! let registry = Registry::new();
+//! let authoring = FakeTerminologyServer::start(&registry).await;
+//! authoring.add(FakeResource::value_set("vs", "http://example.org/vs", "1.0.0", "2026-11-01"));
+//! authoring.set_syndicated("ValueSet", "vs", true);
+//! let prod = Arc::new(FakeTerminologyServer::start(&registry).await);
+//! prod.set_preload_feeds(vec![authoring.feed_url()]);
+//!
+//! let instance = Instance::new(InstanceName::new("prod").unwrap(), prod.base_url(),
+//!     Role::Production, Access::ReadOnly, Storage::Persistent);
+//! let deployment = Deployment::new(DeploymentModel::AuthoringToProduction, Topology::single(instance));
+//! let mut delta = Delta::default();
+//! delta.added.push(DeltaItem::new("http://example.org/vs".into(), "1.0.0".into(), ContentType::FhirValueSet, None));
+//! let p = plan(&deployment, &delta, &Policy::default()).unwrap();
+//! assert_eq!(p.strategy, Strategy::Additive);
+//!
+//! let infra = Arc::new(FakeInfrastructure::new(&registry, vec![("prod".into(), prod.clone())]));
+//! let mut exec = Executor::new(&deployment, Arc::new(NoAuth), infra, ClientOptions::for_local_testing(),
+//!     WaitPolicy::immediate(3)).unwrap();
+//! let mut journal = Journal::new();
+//! exec.run(&p, &mut journal, |_| {}).await.unwrap();
+//! assert!(prod.content().contains(&("http://example.org/vs".into(), "1.0.0".into())));
+//! # });
+//! ```
+//!
+//! # A rollback: a rebuild from the last good feed
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use release_model::delta::Delta;
+//! use release_model::deployment::*;
+//! use release_model::plan::{plan_rollback, Policy};
+//! use syndication_client::testkit::{FakeInfrastructure, FakeResource, FakeTerminologyServer, Registry};
+//! use syndication_client::{ClientOptions, Executor, Journal, NoAuth, WaitPolicy};
+//!
+//! let registry = Registry::new();
+//! let good = FakeTerminologyServer::start(&registry).await; // stands in for the last good feed
+//! good.add(FakeResource::value_set("vs", "http://example.org/vs", "1.0.0", "2026-11-01"));
+//! good.set_syndicated("ValueSet", "vs", true);
+//! let prod = Arc::new(FakeTerminologyServer::start(&registry).await);
+//! prod.add(FakeResource::value_set("bad", "http://example.org/bad", "9.9.9", "2026-11-20"));
+//!
+//! let instance = Instance::new(InstanceName::new("prod").unwrap(), prod.base_url(),
+//!     Role::Production, Access::ReadOnly, Storage::Persistent);
+//! let deployment = Deployment::new(DeploymentModel::Comprehensive, Topology::single(instance));
+//! let last_good = ReleaseCandidate::new(
+//!     ReleaseCandidateName::parse("release-candidate-20261101T0900").unwrap(), good.feed_url());
+//! let p = plan_rollback(&deployment, &last_good, &Delta::default(), &Policy::default()).unwrap();
+//!
+//! let infra = Arc::new(FakeInfrastructure::new(&registry, vec![("prod".into(), prod.clone())]));
+//! Executor::new(&deployment, Arc::new(NoAuth), infra, ClientOptions::for_local_testing(), WaitPolicy::immediate(3))
+//!     .unwrap().run(&p, &mut Journal::new(), |_| {}).await.unwrap();
+//! // Only what the last good feed offers is left.
+//! assert_eq!(prod.content().into_iter().collect::<Vec<_>>(), [("http://example.org/vs".into(), "1.0.0".into())]);
+//! # });
+//! ```
+//!
+//! # A label release on a single read/write server
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use chrono::{TimeZone, Utc};
+//! use fhir_security_labels::{Approval, ContentRef, ReadGrant};
+//! use release_model::deployment::*;
+//! use release_model::plan::plan_label_release;
+//! use syndication_client::testkit::{FakeInfrastructure, FakeResource, FakeTerminologyServer, Registry};
+//! use syndication_client::{ClientOptions, Executor, Journal, NoAuth, WaitPolicy};
+//!
+//! let registry = Registry::new();
+//! let tx = Arc::new(FakeTerminologyServer::start(&registry).await);
+//! tx.add(FakeResource::value_set("vs", "http://example.org/vs", "1.0.0", "2026-11-01"));
+//! let instance = Instance::new(InstanceName::new("tx").unwrap(), tx.base_url(),
+//!     Role::Production, Access::ReadWrite, Storage::Persistent);
+//! let deployment = Deployment::new(DeploymentModel::SingleReadWrite, Topology::single(instance));
+//!
+//! let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+//! let approval = Approval::new("approver", now, ContentRef::new("ValueSet", "vs")).unwrap();
+//! let grant = ReadGrant::global(approval, now).unwrap();
+//! let p = plan_label_release(&deployment, &[("ValueSet".into(), "vs".into(), vec!["*.read".into()])]).unwrap();
+//!
+//! let infra = Arc::new(FakeInfrastructure::new(&registry, vec![("tx".into(), tx.clone())]));
+//! Executor::new(&deployment, Arc::new(NoAuth), infra, ClientOptions::for_local_testing(), WaitPolicy::immediate(1))
+//!     .unwrap().with_grant(grant).run(&p, &mut Journal::new(), |_| {}).await.unwrap();
+//! assert!(tx.resource("http://example.org/vs", "1.0.0").unwrap().labels.is_globally_readable());
+//! # });
+//! ```
+
+mod auth;
+mod infrastructure;
+mod syndication;
+mod terminology;
+
+pub use auth::FakeAuthServer;
+pub use infrastructure::FakeInfrastructure;
+pub use syndication::FakeSyndicationServer;
+pub use terminology::FakeTerminologyServer;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use fhir_security_labels::{Authority, LabelSet, ResourceJson};
+use serde_json::{Value, json};
+use wiremock::Request;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A test that panicked while holding the lock must not hide the original failure.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+type Provider = Arc<dyn Fn() -> Option<Vec<u8>> + Send + Sync>;
+
+/// Where the fakes of one scenario find each other's documents by URL.
+#[derive(Clone, Default)]
+pub struct Registry {
+    documents: Arc<Mutex<HashMap<String, Provider>>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("documents", &lock(&self.documents).len())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Serves fixed bytes at `url`.
+    pub fn put(&self, url: impl Into<String>, bytes: Vec<u8>) {
+        let bytes = Arc::new(bytes);
+        lock(&self.documents).insert(url.into(), Arc::new(move || Some(bytes.as_ref().clone())));
+    }
+
+    /// Serves whatever `provider` produces at `url` when it is fetched.
+    pub fn provide(
+        &self,
+        url: impl Into<String>,
+        provider: impl Fn() -> Option<Vec<u8>> + Send + Sync + 'static,
+    ) {
+        lock(&self.documents).insert(url.into(), Arc::new(provider));
+    }
+
+    /// The document at `url`, if any fake serves it.
+    pub fn get(&self, url: &str) -> Option<Vec<u8>> {
+        let provider = lock(&self.documents).get(url).cloned()?;
+        provider()
+    }
+}
+
+/// A resource held by a fake terminology server.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct FakeResource {
+    /// The resource type.
+    pub resource_type: String,
+    /// The logical id.
+    pub id: String,
+    /// The canonical URL.
+    pub url: String,
+    /// The business version.
+    pub version: String,
+    /// The `date` (compared as text: ISO dates order correctly).
+    pub date: String,
+    /// `meta.security`.
+    pub labels: LabelSet,
+}
+
+impl FakeResource {
+    /// A resource.
+    pub fn new(resource_type: &str, id: &str, url: &str, version: &str, date: &str) -> Self {
+        Self {
+            resource_type: resource_type.into(),
+            id: id.into(),
+            url: url.into(),
+            version: version.into(),
+            date: date.into(),
+            labels: LabelSet::new(),
+        }
+    }
+
+    /// A ValueSet.
+    pub fn value_set(id: &str, url: &str, version: &str, date: &str) -> Self {
+        Self::new("ValueSet", id, url, version, date)
+    }
+
+    /// A CodeSystem.
+    pub fn code_system(id: &str, url: &str, version: &str, date: &str) -> Self {
+        Self::new("CodeSystem", id, url, version, date)
+    }
+
+    /// Adds security labels.
+    pub fn with_labels(mut self, labels: LabelSet) -> Self {
+        self.labels = labels;
+        self
+    }
+
+    fn to_json(&self) -> Value {
+        let mut v = json!({
+            "resourceType": self.resource_type,
+            "id": self.id,
+            "url": self.url,
+            "version": self.version,
+            "status": "active",
+            "date": self.date,
+        });
+        if !self.labels.is_empty() {
+            v["meta"] = json!({ "security": self.labels });
+        }
+        v
+    }
+
+    fn from_json(v: &Value) -> Option<Self> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let labels = ResourceJson::parse(&v.to_string()).ok()?.labels().ok()?;
+        Some(Self {
+            resource_type: s("resourceType")?,
+            id: s("id")?,
+            url: s("url")?,
+            version: s("version").unwrap_or_default(),
+            date: s("date").unwrap_or_default(),
+            labels,
+        })
+    }
+}
+
+/// Tokens an authorisation fake issued, with the authorities they carry; shared with the
+/// terminology fakes that trust it.
+#[derive(Debug, Default)]
+struct Issued {
+    tokens: HashMap<String, Vec<Authority>>,
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    req.headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+fn query(req: &Request, key: &str) -> Option<String> {
+    req.url
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}

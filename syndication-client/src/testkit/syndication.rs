@@ -1,0 +1,277 @@
+//! The fake syndication server.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use release_model::deployment::BaseUrl;
+use release_model::feed::Feed;
+use serde_json::{Value, json};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use super::{Registry, lock, query};
+
+#[derive(Debug, Default)]
+struct SyndState {
+    feeds: Vec<(String, String, Vec<u8>)>,
+    aliases: HashMap<String, String>,
+    running: bool,
+}
+
+/// A fake syndication server: feeds, `$clone` of another fake's feed with its artefacts into
+/// an immutable snapshot, aliases, and the feeds' Atom documents.
+#[derive(Debug)]
+pub struct FakeSyndicationServer {
+    server: MockServer,
+    state: Arc<Mutex<SyndState>>,
+}
+
+struct SyndHandler {
+    state: Arc<Mutex<SyndState>>,
+    registry: Registry,
+    base: String,
+}
+
+impl FakeSyndicationServer {
+    /// Starts a fake with no feeds.
+    pub async fn start(registry: &Registry) -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(SyndState {
+            running: true,
+            ..SyndState::default()
+        }));
+        let handler = SyndHandler {
+            state: Arc::clone(&state),
+            registry: registry.clone(),
+            base: server.uri(),
+        };
+        Mock::given(any())
+            .respond_with(handler)
+            .mount(&server)
+            .await;
+        Self { server, state }
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> BaseUrl {
+        BaseUrl::new(&self.server.uri()).expect("mock server URIs are http URLs")
+    }
+
+    /// The names of its feeds.
+    pub fn feeds(&self) -> Vec<String> {
+        lock(&self.state)
+            .feeds
+            .iter()
+            .map(|(n, _, _)| n.clone())
+            .collect()
+    }
+
+    /// The feed an alias points at.
+    pub fn alias_target(&self, alias: &str) -> Option<String> {
+        lock(&self.state).aliases.get(alias).cloned()
+    }
+
+    /// Stops (503 for everything) or restarts the server.
+    pub fn set_running(&self, running: bool) {
+        lock(&self.state).running = running;
+    }
+}
+
+impl SyndHandler {
+    fn publish_feed(&self, name: &str) {
+        let state = Arc::clone(&self.state);
+        let owned = name.to_owned();
+        self.registry.provide(
+            format!("{}/feed/{name}/syndication.xml", self.base),
+            move || {
+                let st = lock(&state);
+                if !st.running {
+                    return None;
+                }
+                st.feeds
+                    .iter()
+                    .find(|(n, _, _)| *n == owned)
+                    .map(|(_, _, xml)| xml.clone())
+            },
+        );
+    }
+
+    fn publish_alias(&self, alias: &str) {
+        let state = Arc::clone(&self.state);
+        let owned = alias.to_owned();
+        self.registry.provide(
+            format!("{}/alias/{alias}/syndication.xml", self.base),
+            move || {
+                let st = lock(&state);
+                if !st.running {
+                    return None;
+                }
+                let target = st.aliases.get(&owned)?;
+                st.feeds
+                    .iter()
+                    .find(|(n, _, _)| n == target)
+                    .map(|(_, _, xml)| xml.clone())
+            },
+        );
+    }
+
+    /// Copies a feed and its artefacts; the copy's links point at this server.
+    fn snapshot(&self, name: &str, source: &str) -> Option<Vec<u8>> {
+        let mut feed = Feed::from_slice(&self.registry.get(source)?).ok()?;
+        for (i, e) in feed.entries.iter_mut().enumerate() {
+            for (j, l) in e.links.iter_mut().enumerate() {
+                let bytes = self.registry.get(&l.href)?;
+                let href = format!("{}/feed/{name}/artefact/{i}-{j}", self.base);
+                self.registry.put(href.clone(), bytes);
+                l.href = href;
+            }
+        }
+        Some(feed.to_xml().into_bytes())
+    }
+}
+
+impl Respond for SyndHandler {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        if !lock(&self.state).running {
+            return ResponseTemplate::new(503);
+        }
+        let path: Vec<&str> = req.url.path().trim_matches('/').split('/').collect();
+        let body = || serde_json::from_slice::<Value>(&req.body).ok();
+        let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        match (req.method.as_str(), path.as_slice()) {
+            ("GET", ["feed"]) => {
+                let st = lock(&self.state);
+                let list: Vec<Value> = st
+                    .feeds
+                    .iter()
+                    .map(|(n, t, _)| json!({"name": n, "title": t}))
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(list)
+            }
+            ("POST", ["feed"]) => {
+                let Some((name, title)) = body().and_then(|v| {
+                    Some((field(&v, "name")?, field(&v, "title").unwrap_or_default()))
+                }) else {
+                    return ResponseTemplate::new(400);
+                };
+                let mut st = lock(&self.state);
+                if st.feeds.iter().any(|(n, _, _)| *n == name) {
+                    return ResponseTemplate::new(409);
+                }
+                let empty = Feed::default().to_xml().into_bytes();
+                st.feeds.push((name.clone(), title, empty));
+                drop(st);
+                self.publish_feed(&name);
+                ResponseTemplate::new(201)
+            }
+            ("POST", ["feed", "$clone"]) => {
+                let (Some(name), Some(source)) = (query(req, "name"), query(req, "url")) else {
+                    return ResponseTemplate::new(400);
+                };
+                if lock(&self.state).feeds.iter().any(|(n, _, _)| *n == name) {
+                    return ResponseTemplate::new(409);
+                }
+                let Some(xml) = self.snapshot(&name, &source) else {
+                    return ResponseTemplate::new(502)
+                        .set_body_string(format!("cannot fetch {source}"));
+                };
+                lock(&self.state)
+                    .feeds
+                    .push((name.clone(), name.clone(), xml));
+                self.publish_feed(&name);
+                ResponseTemplate::new(201)
+            }
+            ("GET", ["feed", name]) => {
+                let st = lock(&self.state);
+                let Some((n, t, xml)) = st.feeds.iter().find(|(n, _, _)| n == name) else {
+                    return ResponseTemplate::new(404);
+                };
+                let entries: Vec<Value> = Feed::from_slice(xml)
+                    .map(|f| f.entries)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|e| {
+                        json!({
+                            "id": e.id.as_ref().map(|i| i.as_str()),
+                            "title": e.title.as_ref().map(|t| t.as_str()),
+                            "contentItemIdentifier": e.identifier.as_ref().map(|i| i.as_str()),
+                            "contentItemVersion": e.version.as_ref().map(|v| v.as_str()),
+                        })
+                    })
+                    .collect();
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"name": n, "title": t, "entries": entries}))
+            }
+            ("GET", ["feed", name, "syndication.xml"]) => {
+                match lock(&self.state).feeds.iter().find(|(n, _, _)| n == name) {
+                    Some((_, _, xml)) => {
+                        ResponseTemplate::new(200).set_body_raw(xml.clone(), "application/atom+xml")
+                    }
+                    None => ResponseTemplate::new(404),
+                }
+            }
+            ("GET", ["feed", _, "artefact", _]) => {
+                match self
+                    .registry
+                    .get(&format!("{}{}", self.base, req.url.path()))
+                {
+                    Some(bytes) => {
+                        ResponseTemplate::new(200).set_body_raw(bytes, "application/octet-stream")
+                    }
+                    None => ResponseTemplate::new(404),
+                }
+            }
+            ("DELETE", ["feed", name]) => {
+                lock(&self.state).feeds.retain(|(n, _, _)| n != name);
+                ResponseTemplate::new(204)
+            }
+            ("GET", ["alias"]) => {
+                let st = lock(&self.state);
+                let list: Vec<Value> = st
+                    .aliases
+                    .iter()
+                    .map(|(a, f)| json!({"aliasName": a, "feedName": f}))
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(list)
+            }
+            ("POST", ["alias"]) | ("PUT", ["alias", _]) => {
+                let Some((alias, feed)) =
+                    body().and_then(|v| Some((field(&v, "aliasName")?, field(&v, "feedName")?)))
+                else {
+                    return ResponseTemplate::new(400);
+                };
+                let mut st = lock(&self.state);
+                let creating = req.method.as_str() == "POST";
+                if creating == st.aliases.contains_key(&alias) {
+                    return ResponseTemplate::new(if creating { 409 } else { 404 });
+                }
+                if !st.feeds.iter().any(|(n, _, _)| *n == feed) {
+                    return ResponseTemplate::new(404);
+                }
+                st.aliases.insert(alias.clone(), feed);
+                drop(st);
+                self.publish_alias(&alias);
+                ResponseTemplate::new(200)
+            }
+            ("DELETE", ["alias", alias]) => {
+                lock(&self.state).aliases.remove(*alias);
+                ResponseTemplate::new(204)
+            }
+            ("GET", ["alias", alias, "syndication.xml"]) => {
+                match self
+                    .registry
+                    .get(&format!("{}/alias/{alias}/syndication.xml", self.base))
+                {
+                    Some(xml) => {
+                        ResponseTemplate::new(200).set_body_raw(xml, "application/atom+xml")
+                    }
+                    None => ResponseTemplate::new(404),
+                }
+            }
+            ("GET", ["actuator", "health"]) => {
+                ResponseTemplate::new(200).set_body_json(json!({"status": "UP"}))
+            }
+            _ => ResponseTemplate::new(404),
+        }
+    }
+}
