@@ -186,7 +186,7 @@ fn entry() -> impl Strategy<Value = Entry> {
                 let mut d = PackageDependency::default();
                 d.editions = editions;
                 d.derivatives = derivatives;
-                d
+                Box::new(d)
             });
             e.permissions = ext.2.into_iter().map(PermissionCode::from).collect();
             e.extensions = ext.3;
