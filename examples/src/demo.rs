@@ -6,6 +6,7 @@
 //! planned, printed as a runbook, executed and verified on every instance: an additive release,
 //! a non-additive one, and a rollback.
 
+use release_model::status::SyndicationStatus;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -187,7 +188,7 @@ impl World {
         )
         .map_err(fail("authoring client"))?;
         client
-            .set_syndication_status(&t, &id, true)
+            .set_syndication_status(&t, &id, SyndicationStatus::Syndicated)
             .await
             .map_err(fail("set syndication status"))?;
         let at = Utc
@@ -462,7 +463,11 @@ async fn demo(inject: Option<Fault>, out: &mut dyn Write) -> Result<i32, Failure
     )
     .map_err(fail("client"))?;
     client
-        .set_syndication_status("CodeSystem", "lab-results", false)
+        .set_syndication_status(
+            "CodeSystem",
+            "lab-results",
+            SyndicationStatus::NotSyndicated,
+        )
         .await
         .map_err(fail("withdraw"))?;
     let rc3 = w.cut("20261123T1100", out).await?;

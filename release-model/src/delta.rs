@@ -3,12 +3,12 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::feed::{AtomId, ContentItemIdentifier, ContentItemVersion, ContentType};
 
 /// One artefact a release touches.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DeltaItem {
     /// The content item's identifier.
@@ -61,7 +61,7 @@ impl fmt::Display for DeltaItem {
 /// URL and version only when the incoming `date` is later. So only [`Delta::is_additive`]
 /// releases can be carried out by redoing the preload; anything removed, retracted or
 /// replaced under the same version needs deletes or a rebuild.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Delta {
     /// Artefacts the candidate offers and the deployed feed does not.
@@ -78,7 +78,7 @@ pub struct Delta {
 }
 
 /// The class of a delta, for choosing a strategy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum DeltaKind {

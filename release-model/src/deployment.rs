@@ -3,7 +3,8 @@
 use std::fmt;
 
 use chrono::NaiveDateTime;
-use serde::{Serialize, Serializer};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Error;
 
@@ -38,6 +39,13 @@ impl fmt::Display for InstanceName {
 impl Serialize for InstanceName {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for InstanceName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::new(&raw).map_err(D::Error::custom)
     }
 }
 
@@ -82,8 +90,15 @@ impl Serialize for BaseUrl {
     }
 }
 
+impl<'de> Deserialize<'de> for BaseUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::new(&raw).map_err(D::Error::custom)
+    }
+}
+
 /// What an instance is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Role {
@@ -96,7 +111,7 @@ pub enum Role {
 }
 
 /// Whether an instance accepts writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Access {
@@ -107,7 +122,7 @@ pub enum Access {
 }
 
 /// What an instance's disk and database are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Storage {
@@ -118,7 +133,7 @@ pub enum Storage {
 }
 
 /// One terminology-server instance.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Instance {
     /// Its name.
@@ -157,9 +172,10 @@ impl Instance {
     }
 }
 
-/// How the instances serving one role are arranged.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+/// How the instances serving one role are arranged. Reading one checks it as the
+/// constructors do.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", try_from = "TopologyShape")]
 #[non_exhaustive]
 pub enum Topology {
     /// One server.
@@ -249,6 +265,36 @@ impl Topology {
     }
 }
 
+/// A topology as written, before it is checked.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum TopologyShape {
+    Single {
+        instance: Instance,
+    },
+    ScaledSeparate {
+        instances: Vec<Instance>,
+    },
+    ScaledShared {
+        instances: Vec<Instance>,
+        through: InstanceName,
+    },
+}
+
+impl TryFrom<TopologyShape> for Topology {
+    type Error = Error;
+
+    fn try_from(shape: TopologyShape) -> Result<Self, Error> {
+        match shape {
+            TopologyShape::Single { instance } => Ok(Topology::single(instance)),
+            TopologyShape::ScaledSeparate { instances } => Topology::scaled_separate(instances),
+            TopologyShape::ScaledShared { instances, through } => {
+                Topology::scaled_shared(instances, through)
+            }
+        }
+    }
+}
+
 fn check_scaled(instances: &[Instance]) -> Result<(), Error> {
     if instances.len() < 2 {
         return Err(Error::TooFewInstances(instances.len()));
@@ -269,7 +315,7 @@ fn check_scaled(instances: &[Instance]) -> Result<(), Error> {
 }
 
 /// How an organisation releases content (the release-process documents' three models).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum DeploymentModel {
@@ -283,7 +329,7 @@ pub enum DeploymentModel {
 }
 
 /// The servers a release goes to, and how they get content.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Deployment {
     /// The release process in use.
@@ -371,8 +417,15 @@ impl Serialize for ReleaseCandidateName {
     }
 }
 
+impl<'de> Deserialize<'de> for ReleaseCandidateName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).map_err(D::Error::custom)
+    }
+}
+
 /// A snapshot of a feed on a syndication server: immutable, named by when it was cut.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ReleaseCandidate {
     /// Its name.
@@ -393,7 +446,7 @@ impl ReleaseCandidate {
 
 /// A movable name for a release candidate (`production`, `uat`). Repointing an alias changes
 /// only what the next preload adds: it is not a content rollback.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Alias {
     /// The alias.

@@ -8,5 +8,7 @@ pub mod feed;
 pub mod notice;
 pub mod plan;
 mod render;
+pub mod resource;
+pub mod status;
 
 pub use error::{Error, Limit, Position};

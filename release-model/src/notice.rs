@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Weekday};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
 
@@ -14,7 +14,7 @@ use crate::plan::Plan;
 pub const NOTICE_WORKING_DAYS: u32 = 10;
 
 /// Why a release is co-ordinated with the organisations that use the service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum CoordinationReason {
@@ -29,7 +29,7 @@ pub enum CoordinationReason {
 }
 
 /// The kinds of release in the release-process document.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum ReleaseKind {
@@ -45,18 +45,14 @@ pub enum ReleaseKind {
 }
 
 /// When the service will be down, in the service's local time.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DowntimeWindow {
     /// When it starts.
     pub start: NaiveDateTime,
     /// How long it is expected to last.
-    #[serde(serialize_with = "minutes")]
+    #[serde(with = "crate::plan::minutes")]
     pub duration: Duration,
-}
-
-fn minutes<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_secs() / 60)
 }
 
 impl DowntimeWindow {
@@ -134,7 +130,7 @@ pub fn notice_deadline(calendar: &WorkingDayCalendar, window_start: NaiveDateTim
 }
 
 /// What must be announced, by when, for a release with downtime.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct NoticeRequirement {
     /// The kind of release.

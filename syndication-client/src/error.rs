@@ -1,6 +1,7 @@
 //! The crate's error type: what went wrong, where (the URL, never a secret), and whether a
 //! retry could help.
 
+use release_model::deployment::InstanceName;
 use std::fmt;
 
 /// Everything that can go wrong talking to servers.
@@ -116,7 +117,7 @@ pub enum Error {
         /// The step's index in the plan.
         step: usize,
         /// The instance.
-        instance: String,
+        instance: InstanceName,
         /// The action's name.
         action: &'static str,
         /// Why.

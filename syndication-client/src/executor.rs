@@ -11,6 +11,7 @@ use fhir_security_labels::ReadGrant;
 use release_model::deployment::{BaseUrl, Deployment, InstanceName};
 use release_model::feed::ContentType;
 use release_model::plan::{Action, Expectation, Plan, Step};
+use release_model::resource::ResourceType;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
@@ -86,7 +87,7 @@ impl WaitPolicy {
 }
 
 /// What happened to one step.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Outcome {
@@ -100,13 +101,13 @@ pub enum Outcome {
 }
 
 /// One step's record in the journal.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Record {
     /// The step's index in the plan.
     pub step: usize,
     /// The instance.
-    pub instance: String,
+    pub instance: InstanceName,
     /// The action's name.
     pub action: String,
     /// What happened.
@@ -116,7 +117,7 @@ pub struct Record {
 
 /// The record of a run: which steps of which plan are done. Serialise it between runs; a run
 /// given a journal resumes after its last completed step.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Journal {
     /// The fingerprint of the plan this journal belongs to (empty before the first run).
@@ -157,7 +158,7 @@ pub enum Event {
         /// Its index.
         step: usize,
         /// Its instance.
-        instance: String,
+        instance: InstanceName,
         /// Its action.
         action: &'static str,
     },
@@ -189,7 +190,7 @@ pub struct Executor {
     tokens: Arc<dyn TokenSource>,
     options: ClientOptions,
     wait: WaitPolicy,
-    grants: HashMap<(String, String), ReadGrant>,
+    grants: HashMap<(ResourceType, String), ReadGrant>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -232,7 +233,7 @@ impl Executor {
     pub fn with_grant(mut self, grant: ReadGrant) -> Self {
         let c = grant.approval().content();
         self.grants
-            .insert((c.resource_type.clone(), c.id.clone()), grant);
+            .insert((ResourceType::parse(&c.resource_type), c.id.clone()), grant);
         self
     }
 
@@ -291,7 +292,7 @@ impl Executor {
             }
             events(Event::Started {
                 step: i,
-                instance: step.instance.to_string(),
+                instance: step.instance.clone(),
                 action: step.action.name(),
             });
             let span = tracing::info_span!("step", index = i, instance = %step.instance, action = step.action.name());
@@ -303,7 +304,7 @@ impl Executor {
                 Ok(()) => {
                     journal.records.push(Record {
                         step: i,
-                        instance: step.instance.to_string(),
+                        instance: step.instance.clone(),
                         action: step.action.name().into(),
                         outcome: Outcome::Done,
                     });
@@ -313,7 +314,7 @@ impl Executor {
                 Err(e) => {
                     journal.records.push(Record {
                         step: i,
-                        instance: step.instance.to_string(),
+                        instance: step.instance.clone(),
                         action: step.action.name().into(),
                         outcome: Outcome::Failed {
                             message: e.to_string(),
@@ -321,7 +322,7 @@ impl Executor {
                     });
                     return Err(Error::Step {
                         step: i,
-                        instance: step.instance.to_string(),
+                        instance: step.instance.clone(),
                         action: step.action.name(),
                         source: Box::new(e),
                     });

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use fhir_security_labels::{LabelSet, ReadGrant};
 use release_model::deployment::BaseUrl;
 use release_model::feed::{Feed, ReadOptions, read_feed};
+use release_model::resource::ResourceType;
+use release_model::status::SyndicationStatus;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 
@@ -145,41 +147,52 @@ impl TerminologyClient {
     /// Transport and status errors.
     pub async fn set_syndication_status(
         &self,
-        resource_type: &str,
+        resource_type: impl Into<ResourceType>,
         id: &str,
-        syndicate: bool,
+        status: SyndicationStatus,
     ) -> Result<(), Error> {
-        let flag = if syndicate { "true" } else { "false" };
+        let resource_type = resource_type.into();
         let url = self.url(
             "synd/setSyndicationStatus",
             &[
-                ("resourceType", resource_type),
+                ("resourceType", resource_type.as_str()),
                 ("id", id),
-                ("syndicate", flag),
+                ("syndicate", status.as_param()),
             ],
         )?;
         self.endpoint.call(Verb::Post, &url, Idempotent::Yes).await
     }
 
-    /// `GET /synd/getSyndicationStatus`, returned as the server's text (its shape is not
-    /// documented).
+    /// `GET /synd/getSyndicationStatus`. The answer's shape is not documented; the forms
+    /// [`SyndicationStatus::from_answer`] reads are accepted.
     ///
     /// # Errors
-    /// Transport and status errors.
-    pub async fn syndication_status(&self, resource_type: &str, id: &str) -> Result<String, Error> {
+    /// Transport and status errors; [`Error::Decode`] with the body when it is none of those
+    /// forms.
+    pub async fn syndication_status(
+        &self,
+        resource_type: impl Into<ResourceType>,
+        id: &str,
+    ) -> Result<SyndicationStatus, Error> {
+        let resource_type = resource_type.into();
         let url = self.url(
             "synd/getSyndicationStatus",
-            &[("resourceType", resource_type), ("id", id)],
+            &[("resourceType", resource_type.as_str()), ("id", id)],
         )?;
         let resp = self
             .endpoint
             .http
             .send(Verb::Get, &url, None, &[], Idempotent::Yes)
             .await?;
-        resp.text().await.map_err(|e| Error::Decode {
+        let decode = |message: String| Error::Decode {
             method: "GET",
             url: ShownUrl(&url).to_string(),
-            message: e.to_string(),
+            message,
+        };
+        let body = resp.text().await.map_err(|e| decode(e.to_string()))?;
+        SyndicationStatus::from_answer(&body).ok_or_else(|| {
+            let shown: String = body.chars().take(200).collect();
+            decode(format!("not a syndication status: {shown:?}"))
         })
     }
 
@@ -191,10 +204,11 @@ impl TerminologyClient {
     /// Transport and status errors; [`Error::Decode`] when the answer is not a Bundle.
     pub async fn search_canonical(
         &self,
-        resource_type: &str,
+        resource_type: impl Into<ResourceType>,
         canonical: &str,
         version: &str,
     ) -> Result<Vec<Value>, Error> {
+        let resource_type = resource_type.into();
         let url = self.url(
             &format!("fhir/{resource_type}"),
             &[("url", canonical), ("version", version)],
@@ -218,12 +232,13 @@ impl TerminologyClient {
     /// As [`search_canonical`](Self::search_canonical).
     pub async fn has_canonical(
         &self,
-        resource_type: &str,
+        resource_type: impl Into<ResourceType>,
         canonical: &str,
         version: &str,
     ) -> Result<bool, Error> {
+        let resource_type = resource_type.into();
         Ok(!self
-            .search_canonical(resource_type, canonical, version)
+            .search_canonical(&resource_type, canonical, version)
             .await?
             .is_empty())
     }
@@ -232,7 +247,12 @@ impl TerminologyClient {
     ///
     /// # Errors
     /// Transport and status errors ([`Error::is_not_found`] for 404).
-    pub async fn read(&self, resource_type: &str, id: &str) -> Result<Value, Error> {
+    pub async fn read(
+        &self,
+        resource_type: impl Into<ResourceType>,
+        id: &str,
+    ) -> Result<Value, Error> {
+        let resource_type = resource_type.into();
         let url = self.url(&format!("fhir/{resource_type}/{id}"), &[])?;
         self.endpoint
             .http
@@ -251,7 +271,12 @@ impl TerminologyClient {
     ///
     /// # Errors
     /// Transport and status errors (read-only servers answer 4xx).
-    pub async fn delete(&self, resource_type: &str, id: &str) -> Result<(), Error> {
+    pub async fn delete(
+        &self,
+        resource_type: impl Into<ResourceType>,
+        id: &str,
+    ) -> Result<(), Error> {
+        let resource_type = resource_type.into();
         let url = self.url(&format!("fhir/{resource_type}/{id}"), &[])?;
         self.endpoint
             .call(Verb::Delete, &url, Idempotent::Yes)
@@ -265,10 +290,11 @@ impl TerminologyClient {
     /// As [`delete`](Self::delete).
     pub async fn delete_canonical(
         &self,
-        resource_type: &str,
+        resource_type: impl Into<ResourceType>,
         canonical: &str,
         version: &str,
     ) -> Result<(), Error> {
+        let resource_type = resource_type.into();
         let url = self.url(
             &format!("fhir/{resource_type}"),
             &[("url", canonical), ("version", version)],
@@ -285,14 +311,16 @@ impl TerminologyClient {
     /// transport and status errors.
     pub async fn meta_add(
         &self,
-        resource_type: &str,
+        resource_type: impl Into<ResourceType>,
         id: &str,
         labels: &LabelSet,
     ) -> Result<LabelSet, Error> {
+        let resource_type = resource_type.into();
         let body = fhir_security_labels::meta_add_body(labels).map_err(|e| Error::Config {
             message: e.to_string(),
         })?;
-        self.meta_call(resource_type, id, "$meta-add", body).await
+        self.meta_call(resource_type.as_str(), id, "$meta-add", body)
+            .await
     }
 
     /// `$meta-add` of the read labels of an approved grant, on the approved content.
@@ -311,12 +339,13 @@ impl TerminologyClient {
     /// Transport and status errors.
     pub async fn meta_delete(
         &self,
-        resource_type: &str,
+        resource_type: impl Into<ResourceType>,
         id: &str,
         labels: &LabelSet,
     ) -> Result<LabelSet, Error> {
+        let resource_type = resource_type.into();
         self.meta_call(
-            resource_type,
+            resource_type.as_str(),
             id,
             "$meta-delete",
             fhir_security_labels::meta_delete_body(labels),

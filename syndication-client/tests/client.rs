@@ -1,6 +1,7 @@
 //! The clients against wiremock servers: token flow, retries, every terminology-server
 //! endpoint and its error mapping, verified downloads, fan-out.
 
+use release_model::status::SyndicationStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -410,15 +411,15 @@ async fn syndication_status_calls() {
         .mount(&tx)
         .await;
     let c = client(&tx, Arc::new(NoAuth));
-    c.set_syndication_status("ValueSet", "vs", true)
+    c.set_syndication_status("ValueSet", "vs", SyndicationStatus::Syndicated)
         .await
         .expect("set");
     assert_eq!(
         c.syndication_status("ValueSet", "vs").await.expect("read"),
-        "true"
+        SyndicationStatus::Syndicated
     );
     let err = c
-        .set_syndication_status("ValueSet", "nope", true)
+        .set_syndication_status("ValueSet", "nope", SyndicationStatus::Syndicated)
         .await
         .expect_err("forbidden");
     assert_eq!(err.status(), Some(403));

@@ -390,7 +390,7 @@ async fn a_corrupt_artefact_fails_verification_naming_the_instance_and_resumes()
     else {
         panic!("{err:?}")
     };
-    assert_eq!(instance, "prod");
+    assert_eq!(instance.as_str(), "prod");
     assert!(
         matches!(source.as_ref(), Error::Verification { missing, .. } if missing == &vec![format!("{C}|1.0.0")]),
         "{source:?}"
@@ -449,15 +449,15 @@ async fn label_release_grants_read_only_with_an_approval() {
         &registry,
         vec![("tx".into(), Arc::clone(&server))],
     ));
-    let p = release_model::plan::plan_label_release(
-        &deployment,
-        &[(
-            "ValueSet".into(),
-            "path".into(),
-            vec!["PATHOLOGY.read".into()],
-        )],
-    )
-    .expect("plans");
+    let now = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
+        .single()
+        .expect("valid");
+    let approval =
+        Approval::new("approver", now, ContentRef::new("ValueSet", "path")).expect("valid");
+    let grant = ReadGrant::cohort("PATHOLOGY", approval, now).expect("valid");
+    let p = release_model::plan::plan_label_release(&deployment, std::slice::from_ref(&grant))
+        .expect("plans");
     let exec = || {
         Executor::new(
             &deployment,
@@ -468,19 +468,12 @@ async fn label_release_grants_read_only_with_an_approval() {
         )
         .expect("executor")
     };
-    // Without an approval the step refuses to grant read.
+    // An executor not given the approved grant refuses to grant read.
     let err = exec()
         .run(&p, &mut Journal::new(), |_| {})
         .await
         .expect_err("no approval");
     assert!(err.to_string().contains("no approved grant"), "{err}");
-    let now = chrono::Utc
-        .with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
-        .single()
-        .expect("valid");
-    let approval =
-        Approval::new("approver", now, ContentRef::new("ValueSet", "path")).expect("valid");
-    let grant = ReadGrant::cohort("PATHOLOGY", approval, now).expect("valid");
     exec()
         .with_grant(grant)
         .run(&p, &mut Journal::new(), |_| {})

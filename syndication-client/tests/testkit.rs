@@ -2,6 +2,7 @@
 //! label filtering, stop/wipe/restart, feed-cache lag.
 #![cfg(feature = "testkit")]
 
+use release_model::status::SyndicationStatus;
 use std::sync::Arc;
 
 use fhir_security_labels::{LabelSet, Permission};
@@ -46,7 +47,7 @@ async fn the_feed_offers_only_syndicated_content_with_correct_hashes() {
             .is_empty(),
         "nothing approved yet"
     );
-    c.set_syndication_status("ValueSet", "vs", true)
+    c.set_syndication_status("ValueSet", "vs", SyndicationStatus::Syndicated)
         .await
         .expect("approved");
     let feed = c.syndication_feed().await.expect("feed").feed().clone();

@@ -2,9 +2,10 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::ns;
+use crate::resource::ResourceType;
 
 /// The family of an Ontoserver binary index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -214,6 +215,19 @@ impl ContentType {
         matches!(self, ContentType::BinaryIndex { .. })
     }
 
+    /// The FHIR resource type a terminology server stores this content as, for single FHIR
+    /// resources (a bundle's or a package's resources have types of their own).
+    pub fn resource_type(&self) -> Option<ResourceType> {
+        Some(match self {
+            ContentType::FhirCodeSystem => ResourceType::CodeSystem,
+            ContentType::FhirValueSet => ResourceType::ValueSet,
+            ContentType::FhirConceptMap => ResourceType::ConceptMap,
+            ContentType::FhirStructureDefinition => ResourceType::StructureDefinition,
+            ContentType::FhirResource(t) => ResourceType::parse(t),
+            _ => return None,
+        })
+    }
+
     /// The content type a retraction withdraws, if this is a retraction.
     pub fn retracted(&self) -> Option<ContentType> {
         Some(match self {
@@ -296,9 +310,65 @@ impl fmt::Display for ContentType {
     }
 }
 
+impl ContentType {
+    /// The content type a [`name`](Self::name) stands for; the inverse of `name` for every
+    /// content type but an unknown term under a scheme, whose scheme the name leaves out.
+    pub fn from_name(name: &str) -> Self {
+        if let Some(inner) = name
+            .strip_prefix("BINARY(")
+            .and_then(|n| n.strip_suffix(')'))
+            && let Some((family, format_version)) = inner.split_once('/')
+        {
+            let family = match family {
+                "rf2" => Some(BinaryIndexFamily::Rf2),
+                "loinc" => Some(BinaryIndexFamily::Loinc),
+                _ => None,
+            };
+            if let Some(family) = family {
+                return ContentType::BinaryIndex {
+                    family,
+                    format_version: format_version.to_owned(),
+                };
+            }
+        }
+        match Self::from_category(Some(ns::SCHEME_ASF), name) {
+            ContentType::Other { term, .. } => ContentType::Other { scheme: None, term },
+            known => known,
+        }
+    }
+}
+
+/// The serialized form: the name, or the scheme and term of an unknown category that has a
+/// scheme, so that every content type reads back as itself.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Shape {
+    Name(String),
+    Category { scheme: String, term: String },
+}
+
 impl Serialize for ContentType {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.name())
+        match self {
+            ContentType::Other {
+                scheme: Some(scheme),
+                term,
+            } => Shape::Category {
+                scheme: scheme.clone(),
+                term: term.clone(),
+            },
+            other => Shape::Name(other.name()),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Shape::deserialize(d)? {
+            Shape::Name(name) => ContentType::from_name(&name),
+            Shape::Category { scheme, term } => ContentType::from_category(Some(&scheme), &term),
+        })
     }
 }
 
@@ -333,6 +403,36 @@ mod tests {
                 "{term} is an ASF term"
             );
             assert_eq!(ct.name(), term);
+        }
+    }
+
+    // Every content type reads back from its serialized form as itself.
+    #[test]
+    fn content_types_round_trip_through_json() {
+        let types = [
+            ContentType::SctRf2Snapshot,
+            ContentType::FhirResource("NamingSystem".into()),
+            ContentType::BinaryIndex {
+                family: BinaryIndexFamily::Loinc,
+                format_version: "1.7.1".into(),
+            },
+            ContentType::Other {
+                scheme: Some("http://example.org/scheme".into()),
+                term: "CUSTOM".into(),
+            },
+            ContentType::Other {
+                scheme: None,
+                term: "CUSTOM".into(),
+            },
+            ContentType::FhirValueSetRetract,
+        ];
+        for ct in types {
+            let json = serde_json::to_string(&ct).expect("serializes");
+            assert_eq!(
+                serde_json::from_str::<ContentType>(&json).ok(),
+                Some(ct),
+                "{json}"
+            );
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use fhir_security_labels::{Approval, ContentRef, ReadGrant};
 use proptest::prelude::*;
 use release_model::Error;
 use release_model::delta::{Delta, DeltaItem};
@@ -13,8 +14,10 @@ use release_model::deployment::{
 use release_model::feed::ContentType;
 use release_model::notice::{NoticeRequirement, ReleaseKind, WorkingDayCalendar};
 use release_model::plan::{
-    Action, Plan, Policy, PreloadSchedule, Strategy, plan, plan_label_release, plan_rollback,
+    Action, HttpMethod, Plan, Policy, PreloadSchedule, Strategy, plan, plan_label_release,
+    plan_rollback,
 };
+use release_model::resource::ResourceType;
 
 fn inst(name: &str, access: Access, storage: Storage) -> Instance {
     Instance::new(
@@ -413,7 +416,7 @@ fn binary_indexes_are_deleted_through_the_admin_api() {
         .find(|s| s.action.name() == "delete-code-system")
         .expect("deletes the index");
     let http = step.action.http().expect("network step");
-    assert_eq!(http.method, "POST");
+    assert_eq!(http.method, HttpMethod::Post);
     assert_eq!(
         http.path,
         "/api/deleteCodeSystem?codeSystemId=http://snomed.info/sct&codeSystemVersion=http://snomed.info/sct/32506021000036107/version/20261031"
@@ -458,16 +461,16 @@ fn rollback_is_always_a_rebuild_from_the_last_good_candidate() {
 fn label_release_needs_a_single_writable_server() {
     let mut d = deployment(Shape::Single, Storage::Persistent, Access::ReadWrite);
     d.model = DeploymentModel::SingleReadWrite;
-    let p = plan_label_release(
-        &d,
-        &[(
-            "ValueSet".into(),
-            "vs".into(),
-            vec!["PATHOLOGY.read".into()],
-        )],
-    )
-    .expect("plans");
+    let now = chrono::Utc::now();
+    let approval =
+        Approval::new("approver", now, ContentRef::new("ValueSet", "vs")).expect("approved");
+    let grant = ReadGrant::cohort("PATHOLOGY", approval, now).expect("a read grant");
+    let p = plan_label_release(&d, &[grant]).expect("plans");
     assert_eq!(p.strategy, Strategy::LabelRelease);
+    assert!(matches!(
+        &p.steps[0].action,
+        Action::AddLabels { resource_type: ResourceType::ValueSet, labels, .. } if labels == &["PATHOLOGY.read"]
+    ));
     assert_eq!(
         p.steps[0].action.http().map(|h| h.path),
         Some("/fhir/ValueSet/vs/$meta-add".into())

@@ -118,7 +118,7 @@
 //! let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
 //! let approval = Approval::new("approver", now, ContentRef::new("ValueSet", "vs")).unwrap();
 //! let grant = ReadGrant::global(approval, now).unwrap();
-//! let p = plan_label_release(&deployment, &[("ValueSet".into(), "vs".into(), vec!["*.read".into()])]).unwrap();
+//! let p = plan_label_release(&deployment, std::slice::from_ref(&grant)).unwrap();
 //!
 //! let infra = Arc::new(FakeInfrastructure::new(&registry, vec![("tx".into(), tx.clone())]));
 //! Executor::new(&deployment, Arc::new(NoAuth), infra, ClientOptions::for_local_testing(), WaitPolicy::immediate(1))

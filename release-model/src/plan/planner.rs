@@ -1,0 +1,498 @@
+//! The planner: from a deployment, what a release changes and the operator's policy, to the
+//! steps for every instance.
+
+use fhir_security_labels::ReadGrant;
+
+use super::{Action, Expectation, Plan, Policy, PreloadSchedule, Step, Strategy};
+use crate::Error;
+use crate::delta::{Delta, DeltaItem};
+use crate::deployment::{
+    Deployment, DeploymentModel, Instance, InstanceName, ReleaseCandidate, Storage, Topology,
+};
+use crate::feed::ContentType;
+use crate::resource::ResourceType;
+
+/// How a removed or replaced artefact can be taken off a server through its API.
+enum Removal {
+    Resource(ResourceType),
+    CodeSystem(String),
+    /// Only a rebuild removes it (a bundle's contents, AMT CSV, unknown packages).
+    RebuildOnly,
+}
+
+fn removal(item: &DeltaItem) -> Removal {
+    if let Some(t) = item.content_type.resource_type() {
+        return Removal::Resource(t);
+    }
+    match &item.content_type {
+        ContentType::BinaryIndex { .. } => Removal::CodeSystem(item.identifier.as_str().to_owned()),
+        t if t.is_snomed_package() => Removal::CodeSystem("http://snomed.info/sct".into()),
+        ContentType::Loinc => Removal::CodeSystem("http://loinc.org".into()),
+        _ => Removal::RebuildOnly,
+    }
+}
+
+fn delete_action(item: &DeltaItem) -> Option<Action> {
+    match removal(item) {
+        Removal::Resource(t) => Some(Action::DeleteResource {
+            resource_type: t,
+            url: item.identifier.as_str().to_owned(),
+            version: item.version.as_str().to_owned(),
+        }),
+        Removal::CodeSystem(cs) => Some(Action::DeleteCodeSystem {
+            code_system: cs,
+            version: item.version.as_str().to_owned(),
+        }),
+        Removal::RebuildOnly => None,
+    }
+}
+
+/// Plans a release of `delta` to `deployment` under `policy`.
+///
+/// # Errors
+/// [`Error::PolicyRejected`] when the policy itself is unsafe for the deployment: the same
+/// preload scheduled on every instance of a shared deployment, or on an unknown instance.
+///
+/// ```
+/// use release_model::delta::{Delta, DeltaItem};
+/// use release_model::deployment::*;
+/// use release_model::feed::ContentType;
+/// use release_model::plan::{plan, Policy, Strategy};
+///
+/// // Authoring → production, production scaled to three instances with their own storage.
+/// let prod = |n: &str| Instance::new(
+///     InstanceName::new(n).unwrap(),
+///     BaseUrl::new(&format!("https://{n}.tx.example.org")).unwrap(),
+///     Role::Production, Access::ReadOnly, Storage::Persistent);
+/// let topology = Topology::scaled_separate(vec![prod("prod-0"), prod("prod-1"), prod("prod-2")])?;
+/// let deployment = Deployment::new(DeploymentModel::AuthoringToProduction, topology);
+///
+/// let mut delta = Delta::default();
+/// delta.added.push(DeltaItem::new(
+///     "http://example.org/ValueSet/body-sites".into(), "1.1.0".into(), ContentType::FhirValueSet, None));
+///
+/// let p = plan(&deployment, &delta, &Policy::default())?;
+/// assert_eq!(p.strategy, Strategy::Additive);
+/// assert!(!p.downtime);
+/// // Separate storage: every instance redoes its preload and is verified.
+/// assert_eq!(p.steps.iter().filter(|s| s.action.name() == "redo-preload").count(), 3);
+/// # Ok::<(), release_model::Error>(())
+/// ```
+pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<Plan, Error> {
+    check_policy(deployment, policy)?;
+    let topology = &deployment.topology;
+    let mut warnings = Vec::new();
+    if let PreloadSchedule::CronOnEveryInstance { expression }
+    | PreloadSchedule::CronOnOneInstance { expression, .. } = &policy.preload_schedule
+    {
+        warnings.push(format!(
+            "a scheduled preload ({expression}) may run during the release; it only adds, so it cannot undo deletions, but a rebuild must not overlap it"
+        ));
+    }
+    if deployment.model == DeploymentModel::SingleReadWrite && !delta.is_additive() {
+        warnings.push("on a single read/write server, releasing is adding read labels; removing content is a FHIR delete".into());
+    }
+
+    if delta.is_additive() {
+        let mut steps = Vec::new();
+        for i in topology.update_targets() {
+            steps.push(step(i, Action::RedoPreload));
+        }
+        if delta.is_empty() {
+            steps.clear();
+            warnings.push("nothing changes: the plan only verifies".into());
+        }
+        if !delta.updated.is_empty() {
+            warnings.push(format!(
+                "{} entries changed only in metadata; a preload skips resources already present",
+                delta.updated.len()
+            ));
+        }
+        verify_all(&mut steps, topology, delta);
+        return Ok(Plan {
+            strategy: Strategy::Additive,
+            steps,
+            downtime: false,
+            downtime_estimate: None,
+            rationale: "the release only adds content, so redoing the preload applies it; nothing needs wiping".into(),
+            warnings,
+        });
+    }
+
+    // Non-additive: something must be deleted or rebuilt.
+    let deletions: Vec<&DeltaItem> = delta.to_delete().collect();
+    let rebuild_only: Vec<&DeltaItem> = deletions
+        .iter()
+        .copied()
+        .filter(|i| matches!(removal(i), Removal::RebuildOnly))
+        .collect();
+    let writable = topology.all_writable();
+    let can_delete = writable && policy.fhir_deletes_allowed && rebuild_only.is_empty();
+    let rebuild_fits = policy.max_downtime.is_none_or(|m| policy.rebuild_time <= m);
+    let can_wipe = !policy.zero_downtime && rebuild_fits;
+    let why_not_delete = if !writable {
+        "the instances are read-only and reject FHIR deletes".to_owned()
+    } else if !policy.fhir_deletes_allowed {
+        "the policy does not allow FHIR deletes".to_owned()
+    } else if !rebuild_only.is_empty() {
+        format!(
+            "{} item(s) cannot be deleted through the API (e.g. {}): only a rebuild removes them",
+            rebuild_only.len(),
+            rebuild_only[0]
+        )
+    } else {
+        String::new()
+    };
+    if !delta.replaced.is_empty() {
+        warnings.push(format!(
+            "{} item(s) were republished under the same version; a preload alone would keep the old content",
+            delta.replaced.len()
+        ));
+    }
+
+    let strategy;
+    let rationale;
+    if can_delete && (!can_wipe || deletions.len() <= policy.max_deletes) {
+        strategy = Strategy::DeleteThenPreload;
+        rationale = if can_wipe {
+            format!(
+                "{} deletion(s) is within the policy's limit of {}, so deleting them keeps the service up instead of a rebuild",
+                deletions.len(),
+                policy.max_deletes
+            )
+        } else {
+            "the release removes content and deleting it through the API is the only way without downtime".into()
+        };
+    } else if can_wipe {
+        strategy = Strategy::WipeAndRestart;
+        rationale = if can_delete {
+            format!(
+                "{} deletions exceed the policy's limit of {}; a rebuild from the candidate is simpler and certain",
+                deletions.len(),
+                policy.max_deletes
+            )
+        } else {
+            format!(
+                "content must be removed and {why_not_delete}; a rebuild from the candidate removes it"
+            )
+        };
+    } else {
+        strategy = Strategy::BlueGreen;
+        rationale = format!(
+            "content must be removed, {}, and {}: new instances are built from the candidate and the load balancer switched",
+            if why_not_delete.is_empty() {
+                "deletes are not possible".to_owned()
+            } else {
+                why_not_delete.clone()
+            },
+            if policy.zero_downtime {
+                "the policy requires zero downtime".to_owned()
+            } else {
+                "a rebuild would exceed the allowed downtime".to_owned()
+            }
+        );
+    }
+
+    let mut steps = Vec::new();
+    let feed = deployment.preload_feed.clone();
+    match strategy {
+        Strategy::DeleteThenPreload => {
+            for i in topology.update_targets() {
+                for item in &deletions {
+                    if let Some(a) = delete_action(item) {
+                        steps.push(step(i, a));
+                    }
+                }
+                steps.push(step(i, Action::RedoPreload));
+            }
+            verify_all(&mut steps, topology, delta);
+            Ok(Plan {
+                strategy,
+                steps,
+                downtime: false,
+                downtime_estimate: None,
+                rationale,
+                warnings,
+            })
+        }
+        Strategy::WipeAndRestart => {
+            wipe_steps(&mut steps, topology, feed.as_deref());
+            verify_all(&mut steps, topology, delta);
+            Ok(Plan {
+                strategy,
+                steps,
+                downtime: true,
+                downtime_estimate: Some(policy.rebuild_time),
+                rationale,
+                warnings,
+            })
+        }
+        _ => {
+            blue_green_steps(&mut steps, topology, feed.as_deref(), delta);
+            Ok(Plan {
+                strategy,
+                steps,
+                downtime: false,
+                downtime_estimate: None,
+                rationale,
+                warnings,
+            })
+        }
+    }
+}
+
+/// Plans a rollback to `last_good`: always a rebuild, because a preload never removes what
+/// the bad release added. With zero downtime required it is a blue-green switch.
+///
+/// # Errors
+/// As [`plan`] for the policy checks.
+pub fn plan_rollback(
+    deployment: &Deployment,
+    last_good: &ReleaseCandidate,
+    undo: &Delta,
+    policy: &Policy,
+) -> Result<Plan, Error> {
+    check_policy(deployment, policy)?;
+    let topology = &deployment.topology;
+    let mut steps = Vec::new();
+    let warnings = vec![format!(
+        "repointing an alias at {} alone would not remove what the bad release added",
+        last_good.name
+    )];
+    let zero = policy.zero_downtime || policy.max_downtime.is_some_and(|m| policy.rebuild_time > m);
+    if zero {
+        blue_green_steps(&mut steps, topology, Some(&last_good.feed_url), undo);
+    } else {
+        wipe_steps(&mut steps, topology, Some(&last_good.feed_url));
+        verify_all(&mut steps, topology, undo);
+    }
+    Ok(Plan {
+        strategy: Strategy::Rollback,
+        steps,
+        downtime: !zero,
+        downtime_estimate: (!zero).then_some(policy.rebuild_time),
+        rationale: format!(
+            "roll back by rebuilding from the last known good candidate {}{}",
+            last_good.name,
+            if zero {
+                " on new instances, then switching the load balancer"
+            } else {
+                ""
+            }
+        ),
+        warnings,
+    })
+}
+
+/// Plans a release on a single read/write server: add each grant's read labels to the
+/// content its approval names (the approval rule: no read grant before approval).
+///
+/// # Errors
+/// [`Error::PolicyRejected`] when the deployment is not a single read/write server.
+pub fn plan_label_release(deployment: &Deployment, grants: &[ReadGrant]) -> Result<Plan, Error> {
+    let Topology::Single { instance } = &deployment.topology else {
+        return Err(Error::PolicyRejected {
+            reason: "a label release needs a single read/write server".into(),
+        });
+    };
+    if !instance.is_writable() {
+        return Err(Error::PolicyRejected {
+            reason: format!("{} is read-only and cannot take $meta-add", instance.name),
+        });
+    }
+    let steps = grants
+        .iter()
+        .map(|grant| {
+            let content = grant.approval().content();
+            step(
+                instance,
+                Action::AddLabels {
+                    resource_type: ResourceType::parse(&content.resource_type),
+                    id: content.id.clone(),
+                    labels: grant.labels().iter().map(|l| l.code.clone()).collect(),
+                },
+            )
+        })
+        .collect();
+    Ok(Plan {
+        strategy: Strategy::LabelRelease,
+        steps,
+        downtime: false,
+        downtime_estimate: None,
+        rationale: "on a single read/write server, content is released by granting read labels after approval".into(),
+        warnings: vec!["a denied read looks like 'not found': verify with the intended cohort's credentials".into()],
+    })
+}
+
+fn check_policy(deployment: &Deployment, policy: &Policy) -> Result<(), Error> {
+    if let (Topology::ScaledShared { through, .. }, PreloadSchedule::CronOnEveryInstance { .. }) =
+        (&deployment.topology, &policy.preload_schedule)
+    {
+        return Err(Error::PolicyRejected {
+            reason: format!(
+                "the instances share one database, so a preload scheduled on every instance would run the same load concurrently; schedule it on {through} only"
+            ),
+        });
+    }
+    if let PreloadSchedule::CronOnOneInstance { instance, .. } = &policy.preload_schedule
+        && !deployment
+            .topology
+            .instances()
+            .iter()
+            .any(|i| &i.name == instance)
+    {
+        return Err(Error::PolicyRejected {
+            reason: format!(
+                "the preload is scheduled on {instance}, which is not an instance of this deployment"
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn step(i: &Instance, action: Action) -> Step {
+    Step {
+        instance: i.name.clone(),
+        action,
+    }
+}
+
+/// Every plan ends by verifying each instance: what must be there, and what must be gone.
+fn verify_all(steps: &mut Vec<Step>, topology: &Topology, delta: &Delta) {
+    let present: Vec<Expectation> = delta.to_load().map(Expectation::from).collect();
+    let absent: Vec<Expectation> = delta
+        .removed
+        .iter()
+        .chain(&delta.retracted)
+        .map(Expectation::from)
+        .collect();
+    for i in topology.instances() {
+        steps.push(step(
+            i,
+            Action::Verify {
+                present: present.clone(),
+                absent: absent.clone(),
+            },
+        ));
+    }
+}
+
+fn wipe_steps(steps: &mut Vec<Step>, topology: &Topology, feed: Option<&str>) {
+    let instances = topology.instances();
+    for i in instances {
+        steps.push(step(i, Action::Stop));
+    }
+    for i in instances {
+        if let Some(url) = feed {
+            steps.push(step(
+                i,
+                Action::SetPreloadFeed {
+                    url: url.to_owned(),
+                },
+            ));
+        }
+    }
+    let first = topology.update_targets().first().map(|i| i.name.clone());
+    match topology.storage() {
+        Storage::Persistent => {
+            for i in instances {
+                steps.push(step(i, Action::ClearDisk));
+            }
+            // A shared database is dropped once; separate ones each.
+            for i in instances {
+                if !topology.is_shared() || Some(&i.name) == first.as_ref() {
+                    steps.push(step(i, Action::DropSchema));
+                }
+            }
+        }
+        Storage::Transient => {
+            for i in instances {
+                steps.push(step(i, Action::RecreateContainer));
+            }
+        }
+    }
+    if topology.is_shared() {
+        // One instance loads the shared database before the others start, or they contend
+        // for it.
+        let (lead, rest): (Vec<&Instance>, Vec<&Instance>) = instances
+            .iter()
+            .partition(|i| Some(&i.name) == first.as_ref());
+        for i in lead {
+            steps.push(step(i, Action::Start));
+            steps.push(step(i, Action::WaitForPreload));
+        }
+        for i in rest {
+            steps.push(step(i, Action::Start));
+            steps.push(step(i, Action::WaitForPreload));
+        }
+    } else {
+        for i in instances {
+            steps.push(step(i, Action::Start));
+        }
+        for i in instances {
+            steps.push(step(i, Action::WaitForPreload));
+        }
+    }
+}
+
+fn blue_green_steps(steps: &mut Vec<Step>, topology: &Topology, feed: Option<&str>, delta: &Delta) {
+    let present: Vec<Expectation> = delta.to_load().map(Expectation::from).collect();
+    let absent: Vec<Expectation> = delta
+        .removed
+        .iter()
+        .chain(&delta.retracted)
+        .map(Expectation::from)
+        .collect();
+    let green: Vec<InstanceName> = topology
+        .instances()
+        .iter()
+        .map(|i| InstanceName::new(&format!("{}-green", i.name)).unwrap_or_else(|_| i.name.clone()))
+        .collect();
+    for g in &green {
+        steps.push(Step {
+            instance: g.clone(),
+            action: Action::CreateInstance,
+        });
+        if let Some(url) = feed {
+            steps.push(Step {
+                instance: g.clone(),
+                action: Action::SetPreloadFeed {
+                    url: url.to_owned(),
+                },
+            });
+        }
+        steps.push(Step {
+            instance: g.clone(),
+            action: Action::Start,
+        });
+        steps.push(Step {
+            instance: g.clone(),
+            action: Action::WaitForPreload,
+        });
+        steps.push(Step {
+            instance: g.clone(),
+            action: Action::Verify {
+                present: present.clone(),
+                absent: absent.clone(),
+            },
+        });
+    }
+    if let Some(first) = topology.instances().first() {
+        steps.push(step(
+            first,
+            Action::SwitchLoadBalancer { to: green.clone() },
+        ));
+    }
+    for blue in topology.instances() {
+        steps.push(step(blue, Action::RetireInstance));
+    }
+    for g in &green {
+        steps.push(Step {
+            instance: g.clone(),
+            action: Action::Verify {
+                present: present.clone(),
+                absent: absent.clone(),
+            },
+        });
+    }
+}
