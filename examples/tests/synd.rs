@@ -3,19 +3,7 @@
 use std::path::PathBuf;
 
 fn fixtures() -> Option<PathBuf> {
-    let dir = match std::env::var_os("SYND_FIXTURES") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
-    };
-    if dir.join("feeds").is_dir() {
-        return Some(dir.join("feeds"));
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "shared fixtures not found at {}",
-        dir.display()
-    );
-    None
+    test_support::fixtures_dir(env!("CARGO_MANIFEST_DIR")).map(|d| d.join("feeds"))
 }
 
 fn feed(name: &str) -> Option<String> {
@@ -44,20 +32,7 @@ fn synd(args: &[&str]) -> (i32, String, String) {
 }
 
 fn golden(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("golden file writes");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
-            path.display()
-        )
-    });
-    assert_eq!(actual, expected, "output differs from {}", path.display());
+    test_support::golden(env!("CARGO_MANIFEST_DIR"), name, actual);
 }
 
 #[test]

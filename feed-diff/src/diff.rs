@@ -7,12 +7,12 @@ use release_model::delta::{Delta, DeltaItem};
 use release_model::feed::{
     AtomId, Checked, ContentItemIdentifier, ContentItemVersion, ContentType, Entry, Feed, Link,
 };
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::version::{Version, VersionOrder};
 
 /// An entry as the diff reports it: its entry id and the artefact it carries.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct EntryRef {
     /// `ncts:contentItemIdentifier`.
@@ -120,7 +120,7 @@ fn entry_key(entry: &Entry) -> Option<&str> {
 }
 
 /// One thing that differs between two entries for the same artefact.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "field", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Change {
@@ -243,7 +243,7 @@ impl fmt::Display for Change {
 }
 
 /// An artefact whose entry changed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Updated {
     /// The candidate's entry.
@@ -254,7 +254,7 @@ pub struct Updated {
 }
 
 /// The same artefact offered under a new entry id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Moved {
     /// The candidate's entry.
@@ -267,7 +267,7 @@ pub struct Moved {
 }
 
 /// A retraction in the candidate.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Retracted {
     /// The retraction entry.
@@ -279,7 +279,7 @@ pub struct Retracted {
 }
 
 /// Which feed a finding is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Side {
@@ -290,7 +290,7 @@ pub enum Side {
 }
 
 /// Something about a release an operator must know before pressing the button.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Hazard {
@@ -364,7 +364,7 @@ impl fmt::Display for Hazard {
 
 /// A new version of a content item the deployed feed offers in another version, compared with
 /// the newest deployed version.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct VersionChange {
     /// The content item.
@@ -377,8 +377,9 @@ pub struct VersionChange {
     pub order: VersionOrder,
 }
 
-/// What changed between a deployed feed and a candidate.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What changed between a deployed feed and a candidate. Its JSON form adds `additive`
+/// (from [`is_additive`](Self::is_additive)), which reading ignores.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct FeedDiff {
     /// Entries offering artefacts the deployed feed does not.
@@ -476,7 +477,7 @@ impl Serialize for FeedDiff {
             moved: &'a [Moved],
             retracted: &'a [Retracted],
             noop_retractions: &'a [Retracted],
-            unchanged: usize,
+            unchanged: &'a [EntryRef],
             version_changes: &'a [VersionChange],
             hazards: &'a [Hazard],
         }
@@ -488,11 +489,40 @@ impl Serialize for FeedDiff {
             moved: &self.moved,
             retracted: &self.retracted,
             noop_retractions: &self.noop_retractions,
-            unchanged: self.unchanged.len(),
+            unchanged: &self.unchanged,
             version_changes: &self.version_changes,
             hazards: &self.hazards,
         }
         .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for FeedDiff {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Json {
+            added: Vec<EntryRef>,
+            removed: Vec<EntryRef>,
+            updated: Vec<Updated>,
+            moved: Vec<Moved>,
+            retracted: Vec<Retracted>,
+            noop_retractions: Vec<Retracted>,
+            unchanged: Vec<EntryRef>,
+            version_changes: Vec<VersionChange>,
+            hazards: Vec<Hazard>,
+        }
+        let j = Json::deserialize(d)?;
+        Ok(FeedDiff {
+            added: j.added,
+            removed: j.removed,
+            updated: j.updated,
+            unchanged: j.unchanged,
+            moved: j.moved,
+            retracted: j.retracted,
+            noop_retractions: j.noop_retractions,
+            hazards: j.hazards,
+            version_changes: j.version_changes,
+        })
     }
 }
 

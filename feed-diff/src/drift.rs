@@ -7,12 +7,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use release_model::feed::{Checked, Entry, Feed};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
 /// The artefact an instance offers, as compared across instances.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Offered {
     /// Content item identifier.
@@ -64,7 +64,7 @@ fn fingerprint(e: &Entry) -> Fingerprint {
 }
 
 /// What the instances were compared against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Reference {
@@ -75,7 +75,7 @@ pub enum Reference {
 }
 
 /// How one instance departs from the reference.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct InstanceDrift {
     /// The instance's name.
@@ -96,7 +96,7 @@ impl InstanceDrift {
 }
 
 /// Drift across the instances of a deployment.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DriftReport {
     /// What the instances were compared against.

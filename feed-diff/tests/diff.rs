@@ -1,7 +1,6 @@
 //! Diffs of fixture pairs and generated feeds, golden reports, properties, and drift.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use feed_diff::{Change, Hazard, Reference, VersionOrder, diff, drift};
 use proptest::prelude::*;
@@ -9,40 +8,17 @@ use release_model::delta::DeltaKind;
 use release_model::feed::{ContentType, Entry, Feed};
 
 fn data(name: &str) -> Feed {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name);
-    Feed::from_slice(&std::fs::read(&path).expect("test data reads")).expect("test data parses")
+    Feed::from_slice(&test_support::data(env!("CARGO_MANIFEST_DIR"), name))
+        .expect("test data parses")
 }
 
 fn shared(name: &str) -> Option<Feed> {
-    let dir = match std::env::var_os("SYND_FIXTURES") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
-    };
-    let path = dir.join("feeds").join(name);
-    if !path.is_file() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "shared fixture {} missing",
-            path.display()
-        );
-        return None;
-    }
+    let path = test_support::fixture_feed(env!("CARGO_MANIFEST_DIR"), name)?;
     Some(Feed::from_slice(&std::fs::read(&path).expect("reads")).expect("parses"))
 }
 
 fn golden(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("golden writes");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
-    assert_eq!(actual, expected, "differs from {}", path.display());
+    test_support::golden(env!("CARGO_MANIFEST_DIR"), name, actual);
 }
 
 fn ids<'a>(refs: impl IntoIterator<Item = &'a feed_diff::EntryRef>) -> BTreeSet<String> {
@@ -323,5 +299,18 @@ proptest! {
         let got: BTreeSet<_> = applied.iter().map(key).collect();
         let want: BTreeSet<_> = fb.entries.iter().map(key).collect();
         prop_assert_eq!(got, want);
+    }
+}
+
+// A diff saved as JSON loads back equal, and its JSON says whether it is additive.
+#[test]
+fn a_diff_round_trips_through_json() {
+    for candidate in ["candidate-additive.xml", "candidate-nonadditive.xml"] {
+        let d = diff(&data("deployed.xml"), &data(candidate));
+        let json = serde_json::to_string(&d).expect("serializes");
+        let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(value["additive"], serde_json::Value::Bool(d.is_additive()));
+        let back: feed_diff::FeedDiff = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(back, d, "{candidate}");
     }
 }

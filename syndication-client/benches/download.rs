@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use sha2::Digest;
-use syndication_client::{ClientOptions, Downloader, NoAuth, WriteMode};
+use syndication_client::{ClientOptions, Downloader, NoAuth};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -66,18 +66,9 @@ fn bench(c: &mut Criterion) {
     });
     let mut raw_link = link.clone();
     raw_link.href = raw_url;
-    // The same through the page cache, to show what direct IO saves on this machine.
-    let buffered = Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing())
-        .expect("downloader")
-        .with_write_mode(WriteMode::Buffered);
     for (name, downloader, link) in [
         ("download_and_verify", &downloader, &link),
         ("download_and_verify_raw_server", &downloader, &raw_link),
-        (
-            "download_and_verify_raw_server_buffered",
-            &buffered,
-            &raw_link,
-        ),
     ] {
         group.bench_function(name, |b| {
             b.iter_batched(

@@ -1,31 +1,63 @@
 //! Verified artefact downloads: streamed to a temporary file beside the destination while
 //! hashing and counting, checked against the feed link, and only then moved into place.
 
-mod sink;
-
+use std::fmt;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use md5::Md5;
-use release_model::feed::Link;
+use release_model::feed::{self, Link};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::auth::TokenSource;
 use crate::error::{Error, ShownUrl};
 use crate::http::{ClientOptions, Http, Idempotent, Verb};
-use sink::Sink;
-pub use sink::WriteMode;
 
 /// Chunks queued for each of the hashing and writing stages. The HTTP stack hands over
 /// chunks of up to about 400 KiB, so this absorbs a few milliseconds of a stalled disk or
-/// hash while keeping a download's memory under 16 MiB (with the direct-IO blocks) however
-/// large the artefact.
+/// hash while keeping a download's memory under 16 MiB however large the artefact.
 const CHUNKS_IN_FLIGHT: usize = 16;
+
+/// Bytes gathered before a write to the temporary file.
+const WRITE_BUFFER: usize = 1 << 20;
 
 /// Numbers the temporary files of this process's downloads.
 static TEMP_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A check a feed link declares for its artefact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum IntegrityCheck {
+    /// The byte count (`length`).
+    Length,
+    /// `ncts:sha256Hash`.
+    Sha256,
+    /// `sct:md5Hash` (checked only when there is no SHA-256).
+    Md5,
+}
+
+impl IntegrityCheck {
+    /// The check's name, as in the link's attribute (`length`, `sha256`, `md5`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntegrityCheck::Length => "length",
+            IntegrityCheck::Sha256 => "sha256",
+            IntegrityCheck::Md5 => "md5",
+        }
+    }
+}
+
+impl fmt::Display for IntegrityCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// What a verified download checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,20 +67,20 @@ pub struct Downloaded {
     pub path: PathBuf,
     /// Bytes written.
     pub bytes: u64,
-    /// The SHA-256 of the bytes, lower-case hex.
-    pub sha256: String,
-    /// Which declared checks passed (`length`, `sha256`, `md5`).
-    pub verified: Vec<&'static str>,
+    /// The SHA-256 of the bytes.
+    pub sha256: feed::Sha256,
+    /// Which declared checks passed.
+    pub verified: Vec<IntegrityCheck>,
 }
 
 /// Downloads artefacts named by feed links.
 #[derive(Debug)]
 pub struct Downloader {
     http: Http,
-    write_mode: WriteMode,
 }
 
-/// Removes the temporary file unless the download completed.
+/// Removes the temporary file if the download is dropped before it ends (a cancelled
+/// future); every path that returns an error removes it first, without blocking.
 struct TempGuard(Option<PathBuf>);
 
 impl Drop for TempGuard {
@@ -60,10 +92,6 @@ impl Drop for TempGuard {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Downloader {
     /// A downloader.
     ///
@@ -72,23 +100,16 @@ impl Downloader {
     pub fn new(tokens: Arc<dyn TokenSource>, options: ClientOptions) -> Result<Self, Error> {
         Ok(Self {
             http: Http::new(tokens, options)?,
-            write_mode: WriteMode::default(),
         })
-    }
-
-    /// Sets how downloads are written to disk ([`WriteMode::Direct`] unless set).
-    #[must_use]
-    pub fn with_write_mode(mut self, mode: WriteMode) -> Self {
-        self.write_mode = mode;
-        self
     }
 
     /// Downloads `link.href` to `dest`, verifying its `length` and hashes (SHA-256, and MD5
     /// when there is no SHA-256). Memory stays flat however large the artefact; `progress` is
     /// called with the bytes received so far and the declared length.
     ///
-    /// The bytes go to a temporary file beside `dest`, written as the downloader's
-    /// [`WriteMode`] says, and synced before they are renamed into place.
+    /// Receiving, hashing and writing overlap: the bytes go through buffered writes to a
+    /// temporary file beside `dest` on a blocking thread while another thread hashes them,
+    /// and the file is synced before it is renamed into place.
     ///
     /// # Errors
     /// [`Error::Integrity`] when the length or a hash does not match, a truncated stream as a
@@ -98,18 +119,8 @@ impl Downloader {
         &self,
         link: &Link,
         dest: &Path,
-        mut progress: impl FnMut(u64, Option<u64>) + Send,
+        progress: impl FnMut(u64, Option<u64>) + Send,
     ) -> Result<Downloaded, Error> {
-        let url = reqwest::Url::parse(&link.href).map_err(|e| Error::Config {
-            message: format!("href '{}': {e}", link.href),
-        })?;
-        let shown = ShownUrl(&url).to_string();
-        let expected_len = link.length_bytes();
-        let resp = self
-            .http
-            .send(Verb::Get, &url, None, &[], Idempotent::Yes)
-            .await?;
-
         let dir = dest
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -121,17 +132,55 @@ impl Downloader {
         // Unique per download, so two downloads to one destination never share a file.
         let serial = TEMP_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmp = dir.join(format!(".{name}.{}.{serial}.part", std::process::id()));
-        let io = |path: &Path, source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        };
         // Guarded before it is created: creating it can fail after the file exists.
         let mut guard = TempGuard(Some(tmp.clone()));
-        let sink = Sink::create(&tmp, self.write_mode).map_err(|e| io(&tmp, e))?;
+        let result = self.fetch_verified(link, &tmp, progress).await;
+        let result = match result {
+            Ok(done) => tokio::fs::rename(&tmp, dest)
+                .await
+                .map(|()| done)
+                .map_err(|e| io_error(dest, e)),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok((bytes, sha256, verified)) => {
+                guard.0 = None;
+                Ok(Downloaded {
+                    path: dest.to_path_buf(),
+                    bytes,
+                    sha256,
+                    verified,
+                })
+            }
+            Err(e) => {
+                // The error is the one to report; a file that cannot be removed is left to
+                // the guard's last try.
+                if tokio::fs::remove_file(&tmp).await.is_ok() {
+                    guard.0 = None;
+                }
+                Err(e)
+            }
+        }
+    }
 
-        // Receiving, hashing and writing overlap: the network loop hands each chunk (shared,
-        // not copied) to a hashing thread and a writing thread through bounded channels, so
-        // memory stays flat and the slowest stage sets the pace.
+    /// Streams the artefact into `tmp` and checks it: the byte count, the SHA-256 of the
+    /// bytes and the checks that passed.
+    async fn fetch_verified(
+        &self,
+        link: &Link,
+        tmp: &Path,
+        mut progress: impl FnMut(u64, Option<u64>) + Send,
+    ) -> Result<(u64, feed::Sha256, Vec<IntegrityCheck>), Error> {
+        let url = reqwest::Url::parse(&link.href).map_err(|e| Error::Config {
+            message: format!("href '{}': {e}", link.href),
+        })?;
+        let shown = ShownUrl(&url).to_string();
+        let expected_len = link.length_bytes();
+        let resp = self
+            .http
+            .send(Verb::Get, &url, None, &[], Idempotent::Yes)
+            .await?;
+
         let want_md5 = link.sha256().is_none() && link.md5().is_some();
         let (hash_tx, mut hash_rx) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
         let (write_tx, mut write_rx) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
@@ -146,12 +195,13 @@ impl Downloader {
             }
             (sha.finalize(), md5.map(Md5::finalize))
         });
+        let path = tmp.to_path_buf();
         let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let mut sink = sink;
+            let mut file = BufWriter::with_capacity(WRITE_BUFFER, File::create(&path)?);
             while let Some(chunk) = write_rx.blocking_recv() {
-                sink.write(&chunk)?;
+                file.write_all(&chunk)?;
             }
-            sink.finish()
+            file.into_inner().map_err(|e| e.into_error())?.sync_all()
         });
 
         let received: Result<u64, Error> = async {
@@ -171,7 +221,7 @@ impl Downloader {
                 if let Some(n) = expected_len.filter(|n| written > *n) {
                     return Err(Error::Integrity {
                         url: shown.clone(),
-                        what: "length",
+                        what: IntegrityCheck::Length,
                         expected: n.to_string(),
                         actual: format!("more than {n}"),
                     });
@@ -191,53 +241,51 @@ impl Downloader {
         let hashed = hasher.await;
         let wrote = writer.await;
         let written = received?;
-        let joined = |e: tokio::task::JoinError| Error::Io {
-            path: tmp.display().to_string(),
-            source: std::io::Error::other(e),
-        };
+        let joined = |e: tokio::task::JoinError| io_error(tmp, std::io::Error::other(e));
         let (sha_bytes, md5_bytes) = hashed.map_err(joined)?;
-        wrote.map_err(joined)?.map_err(|e| io(&tmp, e))?;
+        wrote.map_err(joined)?.map_err(|e| io_error(tmp, e))?;
+        let sha256 = feed::Sha256::from_digest(sha_bytes.into());
 
         let mut verified = Vec::new();
         if let Some(n) = expected_len {
             if n != written {
                 return Err(Error::Integrity {
                     url: shown,
-                    what: "length",
+                    what: IntegrityCheck::Length,
                     expected: n.to_string(),
                     actual: written.to_string(),
                 });
             }
-            verified.push("length");
+            verified.push(IntegrityCheck::Length);
         }
         if let Some(h) = link.sha256() {
             if !h.matches(&sha_bytes) {
                 return Err(Error::Integrity {
                     url: shown,
-                    what: "sha256",
+                    what: IntegrityCheck::Sha256,
                     expected: h.as_str().to_ascii_lowercase(),
-                    actual: hex(&sha_bytes),
+                    actual: sha256.as_str().to_owned(),
                 });
             }
-            verified.push("sha256");
+            verified.push(IntegrityCheck::Sha256);
         } else if let (Some(h), Some(md5_bytes)) = (link.md5(), md5_bytes) {
             if !h.matches(&md5_bytes) {
                 return Err(Error::Integrity {
                     url: shown,
-                    what: "md5",
+                    what: IntegrityCheck::Md5,
                     expected: h.as_str().to_ascii_lowercase(),
-                    actual: hex(&md5_bytes),
+                    actual: feed::Md5::from_digest(md5_bytes.into()).as_str().to_owned(),
                 });
             }
-            verified.push("md5");
+            verified.push(IntegrityCheck::Md5);
         }
-        std::fs::rename(&tmp, dest).map_err(|e| io(dest, e))?;
-        guard.0 = None;
-        Ok(Downloaded {
-            path: dest.to_path_buf(),
-            bytes: written,
-            sha256: hex(&sha_bytes),
-            verified,
-        })
+        Ok((written, sha256, verified))
+    }
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
     }
 }

@@ -1,8 +1,11 @@
 //! The crate's error type: what went wrong, where (the URL, never a secret), and whether a
 //! retry could help.
 
-use release_model::deployment::InstanceName;
 use std::fmt;
+
+use release_model::deployment::InstanceName;
+
+use crate::download::IntegrityCheck;
 
 /// Everything that can go wrong talking to servers.
 ///
@@ -75,8 +78,8 @@ pub enum Error {
     Integrity {
         /// The URL downloaded.
         url: String,
-        /// `sha256`, `md5` or `length`.
-        what: &'static str,
+        /// Which check failed.
+        what: IntegrityCheck,
         /// What the feed declared.
         expected: String,
         /// What arrived.

@@ -140,13 +140,11 @@ impl Journal {
     }
 }
 
+/// The first 16 hex digits of the SHA-256 of the plan's JSON.
 fn fingerprint(plan: &Plan) -> String {
     let json = serde_json::to_vec(plan).unwrap_or_default();
-    sha2::Sha256::digest(&json)
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let digest = release_model::feed::Sha256::from_digest(sha2::Sha256::digest(&json).into());
+    digest.as_str()[..16].to_owned()
 }
 
 /// Progress reported during a run.

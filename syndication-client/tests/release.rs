@@ -177,6 +177,12 @@ impl Scenario {
             .await
             .expect("the release runs to the end");
         assert!(journal.is_finished(p));
+        // The journal saved between runs loads back as it was, records and all.
+        let saved = serde_json::to_string(&journal).expect("serializes");
+        let loaded: Journal = serde_json::from_str(&saved).expect("loads");
+        assert_eq!(loaded, journal);
+        assert_eq!(loaded.records.len(), p.steps.len());
+        assert!(loaded.is_finished(p));
         journal
     }
 }

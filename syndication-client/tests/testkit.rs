@@ -65,7 +65,13 @@ async fn the_feed_offers_only_syndicated_content_with_correct_hashes() {
         .download(&e.links[0], &dir.join("vs.json"), |_, _| {})
         .await
         .expect("hash and length match");
-    assert_eq!(got.verified, ["length", "sha256"]);
+    assert_eq!(
+        got.verified,
+        [
+            syndication_client::IntegrityCheck::Length,
+            syndication_client::IntegrityCheck::Sha256
+        ]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -216,6 +216,17 @@ macro_rules! hash_type {
             /// Hex digits in a well-formed value.
             pub const HEX_DIGITS: usize = $digits;
 
+            /// The lower-case hex form of a digest computed over some bytes.
+            pub fn from_digest(digest: [u8; $bytes]) -> Self {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut raw = [0u8; $digits];
+                for (i, b) in digest.iter().enumerate() {
+                    raw[2 * i] = HEX[usize::from(b >> 4)];
+                    raw[2 * i + 1] = HEX[usize::from(b & 0xf)];
+                }
+                Self { raw }
+            }
+
             /// Parses a hex digest. Upper-case digits are accepted (the text is kept as
             /// written); [`is_canonical`](Self::is_canonical) tells whether it is the
             /// lower-case form the IG requires.
@@ -484,6 +495,15 @@ mod tests {
         assert_eq!(h.to_bytes()[0], 0x81);
         assert!(h.is_canonical());
         assert!(h.matches(&h.to_bytes()));
+    }
+
+    #[test]
+    fn a_digest_is_written_in_lower_case_hex() {
+        let h = Sha256::from_digest([0xab; 32]);
+        assert_eq!(h.as_str(), "ab".repeat(32));
+        assert!(h.is_canonical());
+        assert_eq!(h.to_bytes(), [0xab; 32]);
+        assert_eq!(Md5::from_digest([0x0f; 16]).as_str(), "0f".repeat(16));
     }
 
     #[test]

@@ -713,10 +713,8 @@ mod tests {
     #[test]
     fn agrees_with_quick_xml_on_real_feeds() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let shared = match std::env::var_os("SYND_FIXTURES") {
-            Some(d) => std::path::PathBuf::from(d),
-            None => root.join("../../shared/fixtures"),
-        };
+        let shared = test_support::fixtures_dir(env!("CARGO_MANIFEST_DIR"))
+            .unwrap_or_else(|| root.join("../../shared/fixtures"));
         let mut files = Vec::new();
         for dir in [shared.join("feeds"), root.join("tests/data")] {
             let Ok(listing) = std::fs::read_dir(&dir) else {

@@ -10,46 +10,22 @@ mod properties;
 mod streaming;
 // The planner's rules, decision table and golden runbooks.
 mod planner;
+// Feeds, plans, deployments and notices saved as JSON load back equal.
+mod round_trip;
 
 use std::path::PathBuf;
 
-/// The shared fixtures: `$SYND_FIXTURES`, else `../shared/fixtures` beside the workspace.
-/// Missing fixtures fail the run under CI and skip it elsewhere.
+/// The shared fixtures, when they are there (see `test_support::fixtures_dir`).
 pub fn fixtures_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("SYND_FIXTURES") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
-    };
-    if dir.join("feeds").is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "shared fixtures not found at {} (set SYND_FIXTURES)",
-        dir.display()
-    );
-    eprintln!("skipping: shared fixtures not found at {}", dir.display());
-    None
+    test_support::fixtures_dir(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Compares rendered output with `tests/golden/NAME`; `UPDATE_GOLDEN=1` rewrites it.
 pub fn golden(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("golden file writes");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
-    assert_eq!(actual, expected, "output differs from {}", path.display());
+    test_support::golden(env!("CARGO_MANIFEST_DIR"), name, actual);
 }
 
 /// An in-repo test feed from `tests/data`.
 pub fn data(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("test data {}: {e}", path.display()))
+    test_support::data(env!("CARGO_MANIFEST_DIR"), name)
 }

@@ -30,13 +30,13 @@ fn inst(name: &str, access: Access, storage: Storage) -> Instance {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Shape {
+pub(crate) enum Shape {
     Single,
     Separate(usize),
     Shared(usize),
 }
 
-fn deployment(shape: Shape, storage: Storage, access: Access) -> Deployment {
+pub(crate) fn deployment(shape: Shape, storage: Storage, access: Access) -> Deployment {
     let names = |n: usize| {
         (0..n)
             .map(|i| inst(&format!("prod-{i}"), Access::ReadOnly, storage))
@@ -69,7 +69,7 @@ fn additive() -> Delta {
     d
 }
 
-fn removal() -> Delta {
+pub(crate) fn removal() -> Delta {
     let mut d = additive();
     d.removed.push(item(
         "http://example.org/CodeSystem/lab",

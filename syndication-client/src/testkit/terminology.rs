@@ -199,14 +199,11 @@ fn feed_xml(st: &State, base: &str, registry: &Registry) -> Vec<u8> {
     }) {
         let body = r.to_json().to_string().into_bytes();
         let href = format!("{base}/fhir/{}/{}", r.resource_type, r.id);
-        let digest: String = sha2::Sha256::digest(&body)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let digest = Sha256::from_digest(sha2::Sha256::digest(&body).into());
         let mut link = Link::new(LinkRel::Alternate, href.clone());
         link.media_type = Some("application/fhir+json".into());
         link.length = Some(Checked::Valid(body.len() as u64));
-        link.sha256 = Sha256::parse(&digest).ok().map(Checked::Valid);
+        link.sha256 = Some(Checked::Valid(digest));
         registry.put(href, body);
         let mut e = Entry::default();
         e.id = Some(AtomId::new(format!(
