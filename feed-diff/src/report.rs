@@ -3,7 +3,7 @@
 
 use std::fmt::{self, Write as _};
 
-use crate::diff::{EntryRef, FeedDiff};
+use crate::model::{EntryRef, FeedDiff};
 
 fn cell(s: Option<&str>) -> String {
     // Pipes would end a Markdown cell.
