@@ -29,7 +29,7 @@ struct State {
     preloads: usize,
 }
 
-/// A fake terminology server. See the [module docs](self).
+/// A fake terminology server. See the [module docs](crate::testkit).
 #[derive(Debug)]
 pub struct FakeTerminologyServer {
     server: MockServer,

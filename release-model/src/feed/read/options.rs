@@ -26,7 +26,7 @@ impl Mode {
     }
 }
 
-/// Bounds on hostile input. Each one exceeded is an [`Error::LimitExceeded`].
+/// Bounds on hostile input. Each one exceeded is an [`Error::LimitExceeded`](crate::Error::LimitExceeded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Limits {
