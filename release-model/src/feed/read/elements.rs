@@ -329,6 +329,7 @@ impl<S: TokenSource> Parser<S> {
                 _ => link.attributes.push(self.attribute(a)),
             }
         }
+        self.markup.recycle(attrs);
         // The SCT README writes `sha256Hash` without a prefix; read it as the hash unless the
         // namespaced attribute is also present.
         if let Some(raw) = unprefixed_sha {
@@ -388,6 +389,7 @@ impl<S: TokenSource> Parser<S> {
                 _ => c.attributes.push(self.attribute(a)),
             }
         }
+        self.markup.recycle(attrs);
         c.term = term.unwrap_or_default();
         self.no_children("category", s.offset)?;
         Ok(c)

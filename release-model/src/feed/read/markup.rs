@@ -42,6 +42,9 @@ const PAIRWISE_ATTRIBUTES: usize = 16;
 pub(super) struct Markup {
     pub(super) ns: Namespaces,
     pub(super) values: String,
+    /// Attribute lists given back by the readers of links and categories, which every entry
+    /// has, reused rather than allocated and freed for each.
+    spare: Vec<Vec<RawAttr>>,
 }
 
 impl Markup {
@@ -126,7 +129,14 @@ impl Markup {
             }
         };
 
-        let mut out = Vec::with_capacity(spans.len());
+        let mut out = match spans.len() {
+            0 => Vec::new(),
+            n => {
+                let mut v = self.spare.pop().unwrap_or_default();
+                v.reserve(n);
+                v
+            }
+        };
         for span in spans {
             let name = &attrs[span.name.clone()];
             if declared_prefix(name).is_some() {
@@ -182,6 +192,17 @@ impl Markup {
             attrs: out,
             offset,
         })
+    }
+}
+
+impl Markup {
+    /// Takes back an emptied attribute list for reuse.
+    pub(super) fn recycle(&mut self, mut attrs: Vec<RawAttr>) {
+        const SPARE: usize = 4;
+        if attrs.capacity() > 0 && self.spare.len() < SPARE {
+            attrs.clear();
+            self.spare.push(attrs);
+        }
     }
 }
 

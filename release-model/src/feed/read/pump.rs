@@ -136,8 +136,13 @@ impl<S: TokenSource> Parser<S> {
             .push(Finding::new(code, self.profile, location, message));
     }
 
-    /// Turns the notes taken while the source was borrowed into findings.
+    /// Turns the notes taken while the source was borrowed into findings. Called after every
+    /// token, nearly always with none.
+    #[inline]
     pub(super) fn flush_notes(&mut self) {
+        if self.notes.is_empty() {
+            return;
+        }
         for note in std::mem::take(&mut self.notes) {
             if note.code == FindingCode::NamespaceLegacyNcts {
                 if self.legacy_reported {

@@ -92,8 +92,22 @@ fn is_name_start(b: u8) -> bool {
 }
 
 fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.') || b >= 0x80
+    NAME_BYTES[usize::from(b)]
 }
+
+/// Which bytes may continue a name (ASCII letters and digits, `_ : - .`, and every byte of a
+/// multi-byte character), looked up rather than tested range by range: names are scanned in
+/// every tag.
+static NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'-' | b'.') || c >= 0x80;
+        b += 1;
+    }
+    table
+};
 
 /// String equality for the short names of markup (prefixes, local names), compared in
 /// line: a call into the C library per comparison was a seventh of the reader's time.
