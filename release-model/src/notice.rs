@@ -69,7 +69,7 @@ impl DowntimeWindow {
 }
 
 /// Working days: Monday to Friday, less the holidays supplied.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct WorkingDayCalendar {
     holidays: BTreeSet<NaiveDate>,
 }

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::de;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::model::AtomId;
 use crate::error::Position;
@@ -41,8 +42,19 @@ impl Serialize for Severity {
     }
 }
 
+impl<'de> Deserialize<'de> for Severity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        [Severity::Info, Severity::Warning, Severity::Error]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .ok_or_else(|| de::Error::unknown_variant(&raw, &["info", "warning", "error"]))
+    }
+}
+
 /// The rule set a feed is checked against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Profile {
     /// Real-world tolerance (FEED-FORMAT §17): the deviations that real NCTS, MLDS and
@@ -250,8 +262,20 @@ impl Serialize for FindingCode {
     }
 }
 
+impl<'de> Deserialize<'de> for FindingCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        FindingCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == raw)
+            .ok_or_else(|| de::Error::custom(format!("unknown finding code {raw:?}")))
+    }
+}
+
 /// Where a finding is.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct Location {
     /// The entry's index in document order, for entry-level findings.
@@ -298,7 +322,7 @@ impl fmt::Display for Location {
 }
 
 /// One thing the reader or validator noticed.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Finding {
     /// What kind of finding.

@@ -1,8 +1,8 @@
-//! Saved models load back: every feed, plan, deployment and notice written as JSON reads
-//! back equal.
+//! Saved models load back: every feed, finding, plan, deployment and notice written as JSON
+//! reads back equal.
 
 use release_model::deployment::Deployment;
-use release_model::feed::{Feed, ReadOptions, read_feed};
+use release_model::feed::{Feed, Finding, Profile, ReadOptions, read_feed, validate_read};
 use release_model::notice::{NoticeRequirement, ReleaseKind, WorkingDayCalendar};
 use release_model::plan::{Plan, Policy, plan};
 
@@ -42,6 +42,13 @@ fn feeds_round_trip_through_json() {
         };
         let back: Feed = round_trip(&outcome.feed);
         assert_eq!(back, outcome.feed, "{}", path.display());
+        let findings = validate_read(&outcome, Profile::Strict);
+        assert_eq!(
+            round_trip::<Vec<Finding>>(&findings),
+            findings,
+            "{}",
+            path.display()
+        );
         read += 1;
     }
     assert!(read >= 5, "only {read} feeds read");
