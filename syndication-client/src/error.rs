@@ -117,7 +117,7 @@ pub enum Error {
     /// A plan step failed; the journal records every step done before it.
     #[error("step {step} ({action} on {instance}) failed: {source}")]
     Step {
-        /// The step's index in the plan.
+        /// The step's number: 1 for the plan's first step, as runbooks number them.
         step: usize,
         /// The instance.
         instance: InstanceName,
@@ -127,8 +127,10 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
-    /// A journal written for another plan.
-    #[error("the journal belongs to another plan (fingerprint {journal}, plan {plan})")]
+    /// A journal written for a plan with other steps.
+    #[error(
+        "the journal was written for a plan with other steps (journal {journal}, this plan {plan}): resume with the plan the journal was written for, or check what its run did on each instance and start a new journal"
+    )]
     JournalMismatch {
         /// The journal's plan fingerprint.
         journal: String,

@@ -14,6 +14,7 @@ use release_model::plan::{Action, Expectation, Plan, Step};
 use release_model::resource::ResourceType;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
+use tracing::Instrument;
 
 use crate::auth::TokenSource;
 use crate::error::Error;
@@ -104,7 +105,7 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Record {
-    /// The step's index in the plan.
+    /// The step's number: 1 for the plan's first step, as runbooks and dry runs number them.
     pub step: usize,
     /// The instance.
     pub instance: InstanceName,
@@ -122,7 +123,7 @@ pub struct Record {
 pub struct Journal {
     /// The fingerprint of the plan this journal belongs to (empty before the first run).
     pub plan: String,
-    /// Steps completed, in order: the run resumes at this index.
+    /// How many steps are done, in order: the run resumes at step `completed + 1`.
     pub completed: usize,
     /// Every attempt, failures included.
     pub records: Vec<Record>,
@@ -140,20 +141,21 @@ impl Journal {
     }
 }
 
-/// The first 16 hex digits of the SHA-256 of the plan's JSON.
+/// The first 16 hex digits of the SHA-256 of the plan's steps as JSON: what the plan does,
+/// not its prose, so a plan made again with other rationale or warnings resumes its journal.
 fn fingerprint(plan: &Plan) -> String {
-    let json = serde_json::to_vec(plan).unwrap_or_default();
+    let json = serde_json::to_vec(&plan.steps).unwrap_or_default();
     let digest = release_model::feed::Sha256::from_digest(sha2::Sha256::digest(&json).into());
     digest.as_str()[..16].to_owned()
 }
 
-/// Progress reported during a run.
+/// Progress reported during a run. Steps are numbered from 1, as runbooks number them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
     /// A step starts.
     Started {
-        /// Its index.
+        /// Its number.
         step: usize,
         /// Its instance.
         instance: InstanceName,
@@ -162,12 +164,12 @@ pub enum Event {
     },
     /// A step was skipped: the journal records it as done.
     Skipped {
-        /// Its index.
+        /// Its number.
         step: usize,
     },
     /// A verification or wait is still not satisfied and will be checked again.
     Waiting {
-        /// Its index.
+        /// Its number.
         step: usize,
         /// The attempt just made.
         attempt: u32,
@@ -176,9 +178,28 @@ pub enum Event {
     },
     /// A step finished.
     Finished {
-        /// Its index.
+        /// Its number.
         step: usize,
     },
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Started {
+                step,
+                instance,
+                action,
+            } => write!(f, "step {step}: {action} on {instance}"),
+            Event::Skipped { step } => write!(f, "step {step}: done in an earlier run"),
+            Event::Waiting {
+                step,
+                attempt,
+                detail,
+            } => write!(f, "step {step}: attempt {attempt}: {detail}"),
+            Event::Finished { step } => write!(f, "step {step}: done"),
+        }
+    }
 }
 
 /// Runs plans against a deployment.
@@ -284,34 +305,34 @@ impl Executor {
             });
         }
         for (i, step) in plan.steps.iter().enumerate() {
+            // Steps are numbered from 1 everywhere a person reads them: runbooks, dry runs,
+            // events, the journal and errors.
+            let number = i + 1;
             if i < journal.completed {
-                events(Event::Skipped { step: i });
+                events(Event::Skipped { step: number });
                 continue;
             }
             events(Event::Started {
-                step: i,
+                step: number,
                 instance: step.instance.clone(),
                 action: step.action.name(),
             });
-            let span = tracing::info_span!("step", index = i, instance = %step.instance, action = step.action.name());
-            let result = {
-                let _guard = span.enter();
-                self.step(i, step, &mut events).await
-            };
+            let span = tracing::info_span!("step", number, instance = %step.instance, action = step.action.name());
+            let result = self.step(number, step, &mut events).instrument(span).await;
             match result {
                 Ok(()) => {
                     journal.records.push(Record {
-                        step: i,
+                        step: number,
                         instance: step.instance.clone(),
                         action: step.action.name().into(),
                         outcome: Outcome::Done,
                     });
-                    journal.completed = i + 1;
-                    events(Event::Finished { step: i });
+                    journal.completed = number;
+                    events(Event::Finished { step: number });
                 }
                 Err(e) => {
                     journal.records.push(Record {
-                        step: i,
+                        step: number,
                         instance: step.instance.clone(),
                         action: step.action.name().into(),
                         outcome: Outcome::Failed {
@@ -319,7 +340,7 @@ impl Executor {
                         },
                     });
                     return Err(Error::Step {
-                        step: i,
+                        step: number,
                         instance: step.instance.clone(),
                         action: step.action.name(),
                         source: Box::new(e),
@@ -341,7 +362,7 @@ impl Executor {
 
     async fn step(
         &mut self,
-        index: usize,
+        number: usize,
         step: &Step,
         events: &mut (impl FnMut(Event) + Send),
     ) -> Result<(), Error> {
@@ -380,9 +401,9 @@ impl Executor {
             }
             Action::RetireInstance => self.infra.retire_instance(who).await,
             Action::SwitchLoadBalancer { to } => self.infra.switch_load_balancer(to).await,
-            Action::WaitForPreload => self.wait_until_up(index, who, events).await,
+            Action::WaitForPreload => self.wait_until_up(number, who, events).await,
             Action::Verify { present, absent } => {
-                self.verify(index, who, present, absent, events).await
+                self.verify(number, who, present, absent, events).await
             }
             Action::AddLabels {
                 resource_type, id, ..
@@ -407,7 +428,7 @@ impl Executor {
 
     async fn wait_until_up(
         &self,
-        index: usize,
+        number: usize,
         who: &InstanceName,
         events: &mut (impl FnMut(Event) + Send),
     ) -> Result<(), Error> {
@@ -418,7 +439,7 @@ impl Executor {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     events(Event::Waiting {
-                        step: index,
+                        step: number,
                         attempt,
                         detail: e.to_string(),
                     });
@@ -436,7 +457,7 @@ impl Executor {
     /// redoing the preload when content is missing (the server's feed cache may lag).
     async fn verify(
         &self,
-        index: usize,
+        number: usize,
         who: &InstanceName,
         present: &[Expectation],
         absent: &[Expectation],
@@ -469,7 +490,7 @@ impl Executor {
                 return Ok(());
             }
             events(Event::Waiting {
-                step: index,
+                step: number,
                 attempt,
                 detail: format!("missing {missing:?}, still present {unexpected:?}"),
             });

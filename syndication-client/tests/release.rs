@@ -320,11 +320,24 @@ async fn an_instance_down_stops_the_run_safely_and_it_resumes() {
     else {
         panic!("{err:?}")
     };
+    // Steps are numbered as the dry run and the runbook number them: the second step.
     assert_eq!(
         (instance.as_str(), *action, *step),
-        ("prod-1", "redo-preload", 1)
+        ("prod-1", "redo-preload", 2)
+    );
+    let listed = &Executor::dry_run(&p, &journal)[*step - 1];
+    assert!(listed.starts_with("  2. prod-1 redo-preload"), "{listed}");
+    assert!(
+        err.to_string()
+            .starts_with("step 2 (redo-preload on prod-1)"),
+        "{err}"
     );
     assert_eq!(journal.completed, 1, "prod-0's preload is recorded as done");
+    assert_eq!(
+        journal.records.iter().map(|r| r.step).collect::<Vec<_>>(),
+        [1, 2],
+        "the journal numbers steps as the error does"
+    );
     // The journal survives a restart of the tool.
     let saved = serde_json::to_string(&journal).expect("serialises");
     let mut journal: Journal = serde_json::from_str(&saved).expect("reads back");
@@ -345,6 +358,45 @@ async fn an_instance_down_stops_the_run_safely_and_it_resumes() {
     let lines = Executor::dry_run(&p, &journal);
     assert_eq!(lines.len(), p.steps.len());
     assert!(lines.iter().all(|l| l.ends_with("(done)")));
+}
+
+// A journal belongs to what a plan does, not to its prose: a plan made again with other
+// rationale and warnings resumes it; a plan with other steps is refused with a way out.
+#[tokio::test]
+async fn a_re_planned_release_resumes_and_other_steps_are_refused_with_a_way_out() {
+    let s = Scenario::new(Shape::Separate(3), Access::ReadOnly, Storage::Persistent).await;
+    s.publish_c();
+    let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+    s.infra.server("prod-1").expect("instance").stop();
+    let mut journal = Journal::new();
+    let mut exec = s.executor();
+    exec.run(&p, &mut journal, |_| {})
+        .await
+        .expect_err("prod-1 is down");
+    s.infra.server("prod-1").expect("instance").start_again();
+    let mut again = p.clone();
+    again.rationale.push_str(" (planned again)");
+    again.warnings.push("a warning added on re-planning".into());
+    let mut events = Vec::new();
+    exec.run(&again, &mut journal, |e| events.push(e.to_string()))
+        .await
+        .expect("the re-made plan resumes the journal");
+    assert_eq!(
+        events.first().map(String::as_str),
+        Some("step 1: done in an earlier run")
+    );
+    assert!(
+        events.contains(&"step 2: redo-preload on prod-1".to_owned()),
+        "{events:?}"
+    );
+    let mut other = p.clone();
+    other.steps.pop();
+    let err = exec
+        .run(&other, &mut journal, |_| {})
+        .await
+        .expect_err("other steps");
+    assert!(matches!(err, Error::JournalMismatch { .. }), "{err:?}");
+    assert!(err.to_string().contains("start a new journal"), "{err}");
 }
 
 #[tokio::test]
