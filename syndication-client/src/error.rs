@@ -114,6 +114,15 @@ pub enum Error {
         /// `url|version` that should be gone and are not.
         unexpected: Vec<String>,
     },
+    /// The platform cannot do this operation (an [`Infrastructure`](crate::Infrastructure)
+    /// that does not implement it).
+    #[error("{instance}: the platform cannot {operation}")]
+    NotSupported {
+        /// The operation (`clear-disk`, `create-instance` …).
+        operation: &'static str,
+        /// The instance (or instances) it was for.
+        instance: String,
+    },
     /// A plan step failed; the journal records every step done before it.
     #[error("step {step} ({action} on {instance}) failed: {source}")]
     Step {

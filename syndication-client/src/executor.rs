@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use fhir_security_labels::ReadGrant;
 use release_model::deployment::{BaseUrl, Deployment, InstanceName};
 use release_model::feed::ContentType;
-use release_model::plan::{Action, Expectation, Plan, Step};
+use release_model::plan::{Action, Capabilities, Expectation, Plan, Step};
 use release_model::resource::ResourceType;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
@@ -24,26 +24,94 @@ use crate::terminology::TerminologyClient;
 /// The platform a deployment runs on: what the executor cannot do through a server's API.
 /// Implement it for your orchestration (Kubernetes, Compose, VMs); the `testkit` feature
 /// implements it for the fakes.
+///
+/// Every operation has a default that answers [`Error::NotSupported`]: implement the ones
+/// your platform can do and say so in [`capabilities`](Self::capabilities), which the
+/// planner is given (`Policy::with_platform`) so it never plans a step the platform cannot
+/// take.
+///
+/// ```
+/// use syndication_client::{async_trait, Error, Infrastructure};
+/// use release_model::deployment::InstanceName;
+/// use release_model::plan::Capabilities;
+///
+/// /// Restarts only: no rebuilds, no new instances.
+/// struct RestartOnly;
+///
+/// #[async_trait]
+/// impl Infrastructure for RestartOnly {
+///     fn capabilities(&self) -> Capabilities {
+///         let mut c = Capabilities::none();
+///         c.restart = true;
+///         c
+///     }
+///     async fn stop(&self, _: &InstanceName) -> Result<(), Error> { Ok(()) }
+///     async fn start(&self, _: &InstanceName) -> Result<(), Error> { Ok(()) }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let name = InstanceName::new("prod-0").unwrap();
+/// let err = RestartOnly.clear_disk(&name).await.unwrap_err();
+/// assert!(matches!(err, Error::NotSupported { operation: "clear-disk", .. }));
+/// # });
+/// ```
 #[async_trait]
 pub trait Infrastructure: Send + Sync {
+    /// What this platform can do; [`Capabilities::none`] unless overridden.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::none()
+    }
     /// Stops an instance.
-    async fn stop(&self, instance: &InstanceName) -> Result<(), Error>;
+    async fn stop(&self, instance: &InstanceName) -> Result<(), Error> {
+        not_supported("stop", instance)
+    }
     /// Starts an instance (it preloads as it starts).
-    async fn start(&self, instance: &InstanceName) -> Result<(), Error>;
+    async fn start(&self, instance: &InstanceName) -> Result<(), Error> {
+        not_supported("start", instance)
+    }
     /// Clears an instance's disk.
-    async fn clear_disk(&self, instance: &InstanceName) -> Result<(), Error>;
+    async fn clear_disk(&self, instance: &InstanceName) -> Result<(), Error> {
+        not_supported("clear-disk", instance)
+    }
     /// Drops and recreates an instance's database schema.
-    async fn drop_schema(&self, instance: &InstanceName) -> Result<(), Error>;
+    async fn drop_schema(&self, instance: &InstanceName) -> Result<(), Error> {
+        not_supported("drop-schema", instance)
+    }
     /// Deletes and recreates an instance's container (transient storage).
-    async fn recreate_container(&self, instance: &InstanceName) -> Result<(), Error>;
+    async fn recreate_container(&self, instance: &InstanceName) -> Result<(), Error> {
+        not_supported("recreate-container", instance)
+    }
     /// Sets `atom.preload.feedLocation`.
-    async fn set_preload_feed(&self, instance: &InstanceName, url: &str) -> Result<(), Error>;
+    async fn set_preload_feed(&self, instance: &InstanceName, url: &str) -> Result<(), Error> {
+        let _ = url;
+        not_supported("set-preload-feed", instance)
+    }
     /// Creates a new instance and returns its base URL.
-    async fn create_instance(&self, instance: &InstanceName) -> Result<BaseUrl, Error>;
+    async fn create_instance(&self, instance: &InstanceName) -> Result<BaseUrl, Error> {
+        not_supported("create-instance", instance)
+    }
     /// Retires an instance.
-    async fn retire_instance(&self, instance: &InstanceName) -> Result<(), Error>;
+    async fn retire_instance(&self, instance: &InstanceName) -> Result<(), Error> {
+        not_supported("retire-instance", instance)
+    }
     /// Routes the load balancer to these instances.
-    async fn switch_load_balancer(&self, to: &[InstanceName]) -> Result<(), Error>;
+    async fn switch_load_balancer(&self, to: &[InstanceName]) -> Result<(), Error> {
+        Err(Error::NotSupported {
+            operation: "switch-load-balancer",
+            instance: to
+                .iter()
+                .map(InstanceName::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+}
+
+fn not_supported<T>(operation: &'static str, instance: &InstanceName) -> Result<T, Error> {
+    Err(Error::NotSupported {
+        operation,
+        instance: instance.to_string(),
+    })
 }
 
 /// How long to keep checking content and waiting for preloads: a number of checks with a

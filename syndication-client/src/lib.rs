@@ -13,6 +13,8 @@ mod terminology;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+/// The attribute [`Infrastructure`] implementations need (re-exported from `async-trait`).
+pub use async_trait::async_trait;
 pub use auth::{
     ClientAuth, ClientCredentials, ClientCredentialsConfig, Clock, ManualClock, NoAuth,
     StaticToken, SystemClock, TokenSource,

@@ -96,6 +96,82 @@ pub enum PreloadSchedule {
     },
 }
 
+/// What the platform the instances run on can do, beyond the servers' own API: the planner
+/// never chooses a strategy that needs more. [`Capabilities::all`] (the default) assumes
+/// everything; an orchestration that cannot create instances, say, is never planned a
+/// blue-green release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Stop and start an instance.
+    pub restart: bool,
+    /// Clear an instance's disk.
+    pub clear_disk: bool,
+    /// Drop and recreate an instance's database schema.
+    pub drop_schema: bool,
+    /// Delete and recreate an instance's container.
+    pub recreate_container: bool,
+    /// Point an instance at another preload feed.
+    pub set_preload_feed: bool,
+    /// Create and retire instances.
+    pub create_instances: bool,
+    /// Switch the load balancer to other instances.
+    pub switch_load_balancer: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
+impl Capabilities {
+    /// Everything.
+    pub fn all() -> Self {
+        Self {
+            restart: true,
+            clear_disk: true,
+            drop_schema: true,
+            recreate_container: true,
+            set_preload_feed: true,
+            create_instances: true,
+            switch_load_balancer: true,
+        }
+    }
+
+    /// Nothing but the servers' API (redo the preload, deletes, labels).
+    pub fn none() -> Self {
+        Self {
+            restart: false,
+            clear_disk: false,
+            drop_schema: false,
+            recreate_container: false,
+            set_preload_feed: false,
+            create_instances: false,
+            switch_load_balancer: false,
+        }
+    }
+
+    /// Whether a rebuild in place is possible for this storage: stop, clear (or recreate),
+    /// start, and repoint the preload when `repoint` is asked.
+    pub fn can_rebuild(&self, storage: crate::deployment::Storage, repoint: bool) -> bool {
+        let clear = match storage {
+            crate::deployment::Storage::Persistent => self.clear_disk && self.drop_schema,
+            crate::deployment::Storage::Transient => self.recreate_container,
+        };
+        self.restart && clear && (self.set_preload_feed || !repoint)
+    }
+
+    /// Whether new instances can be stood up and switched to.
+    pub fn can_blue_green(&self, repoint: bool) -> bool {
+        self.create_instances
+            && self.switch_load_balancer
+            && self.restart
+            && (self.set_preload_feed || !repoint)
+    }
+}
+
 /// What the operator allows.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default)]
@@ -115,6 +191,8 @@ pub struct Policy {
     pub rebuild_time: Duration,
     /// Up to this many deletions, deleting is preferred to a rebuild when both are possible.
     pub max_deletes: usize,
+    /// What the platform can do.
+    pub platform: Capabilities,
 }
 
 impl Default for Policy {
@@ -126,6 +204,7 @@ impl Default for Policy {
             preload_schedule: PreloadSchedule::Manual,
             rebuild_time: Duration::from_secs(60 * 60),
             max_deletes: 20,
+            platform: Capabilities::all(),
         }
     }
 }
@@ -158,6 +237,12 @@ impl Policy {
     /// Sets how long a rebuild takes.
     pub fn with_rebuild_time(mut self, time: Duration) -> Self {
         self.rebuild_time = time;
+        self
+    }
+
+    /// Sets what the platform can do.
+    pub fn with_platform(mut self, platform: Capabilities) -> Self {
+        self.platform = platform;
         self
     }
 

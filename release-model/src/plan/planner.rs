@@ -129,7 +129,10 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
     let writable = topology.all_writable();
     let can_delete = writable && policy.fhir_deletes_allowed && rebuild_only.is_empty();
     let rebuild_fits = policy.max_downtime.is_none_or(|m| policy.rebuild_time <= m);
-    let can_wipe = !policy.zero_downtime && rebuild_fits;
+    let repoint = deployment.preload_feed.is_some();
+    let platform = &policy.platform;
+    let can_wipe =
+        !policy.zero_downtime && rebuild_fits && platform.can_rebuild(topology.storage(), repoint);
     let why_not_delete = if !writable {
         "the instances are read-only and reject FHIR deletes".to_owned()
     } else if !policy.fhir_deletes_allowed {
@@ -176,6 +179,22 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
                 "content must be removed and {why_not_delete}; a rebuild from the candidate removes it"
             )
         };
+    } else if !platform.can_blue_green(repoint) {
+        return Err(Error::PolicyRejected {
+            reason: format!(
+                "content must be removed and {}; a rebuild needs {}, which the platform cannot do",
+                if why_not_delete.is_empty() {
+                    "deletes are not possible".to_owned()
+                } else {
+                    why_not_delete
+                },
+                if policy.zero_downtime || !rebuild_fits {
+                    "new instances and a load-balancer switch (the policy allows no rebuild in place)"
+                } else {
+                    "a restart with cleared storage, or new instances and a load-balancer switch"
+                }
+            ),
+        });
     } else {
         strategy = Strategy::BlueGreen;
         rationale = format!(
@@ -260,6 +279,24 @@ pub fn plan_rollback(
         last_good.name
     )];
     let zero = policy.zero_downtime || policy.max_downtime.is_some_and(|m| policy.rebuild_time > m);
+    let possible = if zero {
+        policy.platform.can_blue_green(true)
+    } else {
+        policy.platform.can_rebuild(topology.storage(), true)
+    };
+    if !possible {
+        return Err(Error::PolicyRejected {
+            reason: format!(
+                "a rollback to {} needs {}, which the platform cannot do",
+                last_good.name,
+                if zero {
+                    "new instances and a load-balancer switch"
+                } else {
+                    "a restart with cleared storage and a repointed preload"
+                }
+            ),
+        });
+    }
     if zero {
         blue_green_steps(&mut steps, topology, Some(&last_good.feed_url), undo);
     } else {

@@ -58,6 +58,10 @@ impl FakeInfrastructure {
 
 #[async_trait::async_trait]
 impl crate::Infrastructure for FakeInfrastructure {
+    fn capabilities(&self) -> release_model::plan::Capabilities {
+        release_model::plan::Capabilities::all()
+    }
+
     async fn stop(&self, i: &release_model::deployment::InstanceName) -> Result<(), crate::Error> {
         self.with(i, "stop", FakeTerminologyServer::stop)
     }
