@@ -9,7 +9,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fhir_security_labels::ReadGrant;
 use release_model::deployment::{BaseUrl, Deployment, InstanceName};
-use release_model::feed::ContentType;
 use release_model::plan::{Action, Capabilities, Expectation, Plan, Step};
 use release_model::resource::ResourceType;
 use serde::{Deserialize, Serialize};
@@ -539,16 +538,18 @@ impl Executor {
             missing.clear();
             unexpected.clear();
             for e in present {
+                let s = e.search();
                 if !client
-                    .has_canonical(search_type(e), &e.identifier, &e.version)
+                    .has_canonical(&s.resource_type, &s.url, &s.version)
                     .await?
                 {
                     missing.push(key(e));
                 }
             }
             for e in absent {
+                let s = e.search();
                 if client
-                    .has_canonical(search_type(e), &e.identifier, &e.version)
+                    .has_canonical(&s.resource_type, &s.url, &s.version)
                     .await?
                 {
                     unexpected.push(key(e));
@@ -573,20 +574,6 @@ impl Executor {
             missing,
             unexpected,
         })
-    }
-}
-
-/// The FHIR type to search for a content item (SNOMED CT, LOINC and binary indexes are code
-/// system versions).
-fn search_type(e: &Expectation) -> &str {
-    match &e.content_type {
-        ContentType::FhirValueSet | ContentType::FhirValueSetRetract => "ValueSet",
-        ContentType::FhirConceptMap | ContentType::FhirConceptMapRetract => "ConceptMap",
-        ContentType::FhirStructureDefinition | ContentType::FhirStructureDefinitionRetract => {
-            "StructureDefinition"
-        }
-        ContentType::FhirResource(t) => t,
-        _ => "CodeSystem",
     }
 }
 

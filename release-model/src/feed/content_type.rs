@@ -228,6 +228,30 @@ impl ContentType {
         })
     }
 
+    /// The code system a terminology server loads this content as, for content that is not a
+    /// FHIR resource: every SNOMED CT package and RF2 binary index is the one CodeSystem
+    /// `http://snomed.info/sct` (its versions are the version URIs, which name the edition),
+    /// every LOINC artefact `http://loinc.org`. `None` for FHIR resources and for content no
+    /// server loads as a code system (AMT CSV, bundles, packages).
+    pub fn code_system(&self) -> Option<&'static str> {
+        const SNOMED: &str = "http://snomed.info/sct";
+        const LOINC: &str = "http://loinc.org";
+        match self {
+            t if t.is_snomed_package() => Some(SNOMED),
+            ContentType::BinaryIndex {
+                family: BinaryIndexFamily::Rf2,
+                ..
+            } => Some(SNOMED),
+            ContentType::BinaryIndex {
+                family: BinaryIndexFamily::Loinc,
+                ..
+            }
+            | ContentType::Loinc
+            | ContentType::LoincRetract => Some(LOINC),
+            _ => None,
+        }
+    }
+
     /// The content type a retraction withdraws, if this is a retraction.
     pub fn retracted(&self) -> Option<ContentType> {
         Some(match self {

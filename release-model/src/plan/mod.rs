@@ -335,6 +335,39 @@ pub struct Expectation {
     pub content_type: ContentType,
 }
 
+/// The search that finds a content item on a terminology server: its resource type and the
+/// canonical `url` and `version` the server stores it under.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ContentSearch {
+    /// The resource type searched (`CodeSystem` for SNOMED CT, LOINC and binary indexes).
+    pub resource_type: ResourceType,
+    /// The canonical URL: the content item's identifier for FHIR resources, the code system
+    /// for the rest (`http://snomed.info/sct`, not the edition's identifier).
+    pub url: String,
+    /// The version: the content item's version (for SNOMED CT, the version URI).
+    pub version: String,
+}
+
+impl Expectation {
+    /// How a terminology server is asked for this content item.
+    pub fn search(&self) -> ContentSearch {
+        let retracted = self.content_type.retracted();
+        let content_type = retracted.as_ref().unwrap_or(&self.content_type);
+        let (resource_type, url) = match (content_type.resource_type(), content_type.code_system())
+        {
+            (Some(t), _) => (t, self.identifier.clone()),
+            (None, Some(cs)) => (ResourceType::CodeSystem, cs.to_owned()),
+            (None, None) => (ResourceType::CodeSystem, self.identifier.clone()),
+        };
+        ContentSearch {
+            resource_type,
+            url,
+            version: self.version.clone(),
+        }
+    }
+}
+
 impl From<&DeltaItem> for Expectation {
     fn from(i: &DeltaItem) -> Self {
         Self {
@@ -543,6 +576,13 @@ pub struct Step {
     /// What it does.
     #[serde(flatten)]
     pub action: Action,
+}
+
+impl Step {
+    /// A step of `action` on `instance`.
+    pub fn new(instance: InstanceName, action: Action) -> Self {
+        Self { instance, action }
+    }
 }
 
 impl Serialize for Step {

@@ -9,7 +9,6 @@ use crate::delta::{Delta, DeltaItem};
 use crate::deployment::{
     Deployment, DeploymentModel, Instance, InstanceName, ReleaseCandidate, Storage, Topology,
 };
-use crate::feed::ContentType;
 use crate::resource::ResourceType;
 
 /// How a removed or replaced artefact can be taken off a server through its API.
@@ -24,11 +23,9 @@ fn removal(item: &DeltaItem) -> Removal {
     if let Some(t) = item.content_type.resource_type() {
         return Removal::Resource(t);
     }
-    match &item.content_type {
-        ContentType::BinaryIndex { .. } => Removal::CodeSystem(item.identifier.as_str().to_owned()),
-        t if t.is_snomed_package() => Removal::CodeSystem("http://snomed.info/sct".into()),
-        ContentType::Loinc => Removal::CodeSystem("http://loinc.org".into()),
-        _ => Removal::RebuildOnly,
+    match item.content_type.code_system() {
+        Some(cs) => Removal::CodeSystem(cs.to_owned()),
+        None => Removal::RebuildOnly,
     }
 }
 

@@ -106,6 +106,17 @@ impl crate::Infrastructure for FakeInfrastructure {
         i: &release_model::deployment::InstanceName,
     ) -> Result<BaseUrl, crate::Error> {
         let server = FakeTerminologyServer::start(&self.registry).await;
+        // A new instance is deployed with the configuration of those it replaces: it trusts
+        // the same authorisation server and has the same read rules.
+        let template = {
+            let servers = lock(&self.servers);
+            let mut names: Vec<&String> = servers.keys().collect();
+            names.sort();
+            names.first().and_then(|n| servers.get(*n)).cloned()
+        };
+        if let Some(t) = template {
+            server.adopt_configuration_of(&t);
+        }
         // A new instance has nothing until it is started with its preload feed.
         server.stop();
         let url = server.base_url();

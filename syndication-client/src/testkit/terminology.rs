@@ -30,6 +30,17 @@ struct State {
 }
 
 /// A fake terminology server. See the [module docs](crate::testkit).
+///
+/// Where it matters to a release it behaves as Ontoserver does, or as the stricter of the
+/// plausible behaviours where the documents do not say:
+/// - a preload loads FHIR resources with the server's update rule (same URL and version
+///   replaced only by a later `date`), and loads SNOMED CT packages and RF2 binary indexes as
+///   versions of the one CodeSystem `http://snomed.info/sct` (the version URI, not the
+///   edition's identifier, tells editions apart), LOINC as `http://loinc.org`;
+/// - `POST /api/deleteCodeSystem` removes such a version; for a version it does not hold it
+///   answers 404 (unconfirmed: the API documents only success);
+/// - a bearer token it cannot validate is refused with 401, never read as anonymous;
+/// - a read-only instance refuses writes with 405.
 #[derive(Debug)]
 pub struct FakeTerminologyServer {
     server: MockServer,
@@ -131,6 +142,26 @@ impl FakeTerminologyServer {
     /// to); tokens it has expired are refused with 401.
     pub fn trust(&self, auth: &FakeAuthServer) {
         lock(&self.state).trusted.push(Arc::clone(&auth.issued));
+    }
+
+    /// Takes on `other`'s security configuration: the authorisation servers it trusts, the
+    /// tokens it accepts, anonymous read and read-only mode, as a new instance deployed with
+    /// the same configuration would.
+    pub(super) fn adopt_configuration_of(&self, other: &FakeTerminologyServer) {
+        let (trusted, tokens, anonymous_read, read_only) = {
+            let o = lock(&other.state);
+            (
+                o.trusted.clone(),
+                o.tokens.clone(),
+                o.anonymous_read,
+                o.read_only,
+            )
+        };
+        let mut st = lock(&self.state);
+        st.trusted = trusted;
+        st.tokens = tokens;
+        st.anonymous_read = anonymous_read;
+        st.read_only = read_only;
     }
 
     /// Whether callers without a token have FHIR read.
@@ -259,6 +290,31 @@ fn preload(st: &mut State, registry: &Registry) {
             {
                 continue;
             }
+            // SNOMED CT packages, LOINC and binary indexes load as a version of one code
+            // system, as Ontoserver stores them: `http://snomed.info/sct` with the version
+            // URI (not the edition's identifier), or `http://loinc.org`.
+            if let (Some(cs), Some(version)) = (
+                e.content_type().and_then(|t| t.code_system()),
+                e.version.as_ref(),
+            ) {
+                let version = version.trimmed().to_owned();
+                if !st
+                    .resources
+                    .iter()
+                    .any(|r| r.resource_type == "CodeSystem" && r.url == cs && r.version == version)
+                {
+                    let id = format!("code-system-{}", st.resources.len());
+                    let date = e
+                        .updated
+                        .as_ref()
+                        .and_then(Checked::valid)
+                        .map(AtomDate::to_string)
+                        .unwrap_or_default();
+                    st.resources
+                        .push(FakeResource::code_system(&id, cs, &version, &date));
+                }
+                continue;
+            }
             let Ok(json) = serde_json::from_slice::<Value>(&body) else {
                 continue;
             };
@@ -337,7 +393,8 @@ impl Respond for Handler {
                     .trusted
                     .iter()
                     .any(|i| lock(i).tokens.contains_key(token));
-            if !known && !st.trusted.is_empty() {
+            // A token the server cannot validate is refused, never read as anonymous.
+            if !known {
                 return ResponseTemplate::new(401).set_body_string("invalid or expired token");
             }
         }
@@ -359,6 +416,21 @@ impl Respond for Handler {
                     st.syndicated.remove(&(t, id));
                 }
                 ResponseTemplate::new(200)
+            }
+            ("POST", ["api", "deleteCodeSystem"]) => {
+                let (Some(cs), Some(version)) = (query(req, "codeSystemId"), query(req, "codeSystemVersion")) else {
+                    return ResponseTemplate::new(400).set_body_string("codeSystemId and codeSystemVersion are required");
+                };
+                let before = st.resources.len();
+                st.resources
+                    .retain(|r| !(r.resource_type == "CodeSystem" && r.url == cs && r.version == version));
+                // What Ontoserver answers for a version it does not hold is unconfirmed (its API
+                // documents only "successful operation"); the fake takes the stricter answer.
+                if st.resources.len() == before {
+                    ResponseTemplate::new(404).set_body_string("no such code system version")
+                } else {
+                    ResponseTemplate::new(200)
+                }
             }
             ("GET", ["fhir", "metadata"]) => ResponseTemplate::new(200)
                 .set_body_json(json!({"resourceType": "CapabilityStatement", "software": {"name": "fake", "version": "0.0.0"}})),
