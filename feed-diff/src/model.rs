@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use release_model::delta::{Delta, DeltaItem};
+use release_model::delta::{Delta, DeltaItem, HazardKind};
 use release_model::feed::{AtomId, ContentItemIdentifier, ContentItemVersion, ContentType, Entry};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -416,6 +416,19 @@ impl FeedDiff {
                 .filter(|m| !m.changes.is_empty())
                 .map(|m| (&m.entry, &m.changes)),
         );
+        d.hazards = self
+            .hazards
+            .iter()
+            .map(|h| {
+                let kind = match h {
+                    Hazard::SameVersionChanged { .. } => HazardKind::SameVersionChanged,
+                    Hazard::Vanished { .. } => HazardKind::Vanished,
+                    Hazard::MissingDependency { .. } => HazardKind::MissingDependency,
+                    Hazard::DuplicateKey { .. } => HazardKind::DuplicateKey,
+                };
+                release_model::delta::Hazard::new(kind, h.to_string())
+            })
+            .collect();
         for (entry, changes) in changed {
             let Some(item) = entry.delta_item() else {
                 continue;

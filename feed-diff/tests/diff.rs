@@ -314,3 +314,47 @@ fn a_diff_round_trips_through_json() {
         assert_eq!(back, d, "{candidate}");
     }
 }
+
+// Every hazard of the diff reaches the plan and its runbook: the missing package dependency
+// above (an extension needing an edition the candidate does not offer) among them.
+#[test]
+fn the_plan_carries_and_renders_every_hazard() {
+    use release_model::delta::HazardKind;
+    use release_model::deployment::{
+        Access, BaseUrl, Deployment, DeploymentModel, Instance, InstanceName, Role, Storage,
+        Topology,
+    };
+    use release_model::plan::{Policy, plan};
+
+    let d = diff(&data("deployed.xml"), &data("candidate-nonadditive.xml"));
+    let delta = d.to_delta();
+    assert_eq!(delta.hazards.len(), d.hazards.len());
+    let prod = Instance::new(
+        InstanceName::new("prod").expect("valid"),
+        BaseUrl::new("https://prod.tx.example.org").expect("valid"),
+        Role::Production,
+        Access::ReadOnly,
+        Storage::Persistent,
+    );
+    let deployment = Deployment::new(
+        DeploymentModel::AuthoringToProduction,
+        Topology::single(prod),
+    );
+    let p = plan(&deployment, &delta, &Policy::default()).expect("plans");
+    assert_eq!(p.hazards, delta.hazards);
+    let missing = p
+        .hazards
+        .iter()
+        .find(|h| h.kind == HazardKind::MissingDependency)
+        .expect("the missing dependency is in the plan");
+    let runbook = p.to_markdown(&deployment);
+    assert!(runbook.contains("**Hazards**"), "{runbook}");
+    for h in &p.hazards {
+        assert!(runbook.contains(&h.description), "{runbook}");
+    }
+    assert!(
+        missing
+            .description
+            .contains("http://snomed.info/sct/900000000000207008/version/20261001")
+    );
+}

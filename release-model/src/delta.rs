@@ -75,6 +75,51 @@ pub struct Delta {
     /// Artefacts republished under the same identifier and version with different bytes
     /// (hash or length): a preload will not apply them.
     pub replaced: Vec<DeltaItem>,
+    /// What an operator must know before the release: every hazard the diff found, which
+    /// the plan carries and its runbook shows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hazards: Vec<Hazard>,
+}
+
+/// The kind of a [`Hazard`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum HazardKind {
+    /// The same identifier and version republished with different bytes.
+    SameVersionChanged,
+    /// An entry no longer offered and not retracted.
+    Vanished,
+    /// A SNOMED CT package depends on a version the candidate does not offer.
+    MissingDependency,
+    /// Two entries of one feed share a key, so matching them is ambiguous.
+    DuplicateKey,
+}
+
+/// Something about a release an operator must know before pressing the button.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Hazard {
+    /// What kind of hazard.
+    pub kind: HazardKind,
+    /// What it is about and what it means, for a person.
+    pub description: String,
+}
+
+impl Hazard {
+    /// A hazard.
+    pub fn new(kind: HazardKind, description: impl Into<String>) -> Self {
+        Self {
+            kind,
+            description: description.into(),
+        }
+    }
+}
+
+impl fmt::Display for Hazard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.description)
+    }
 }
 
 /// The class of a delta, for choosing a strategy.

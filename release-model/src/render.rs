@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::deployment::Deployment;
-use crate::plan::{Action, Expectation, Plan, Step};
+use crate::plan::{Action, Plan, Step};
 
 /// How many verification queries a runbook spells out per step before summarising.
 const SHOWN_CHECKS: usize = 5;
@@ -25,18 +25,6 @@ fn base_url(deployment: &Deployment, step: &Step) -> String {
                     .replace('-', "_")
             )
         })
-}
-
-fn fhir_type(e: &Expectation) -> &str {
-    use crate::feed::ContentType as C;
-    match &e.content_type {
-        C::FhirCodeSystem | C::FhirCodeSystemRetract => "CodeSystem",
-        C::FhirValueSet | C::FhirValueSetRetract => "ValueSet",
-        C::FhirConceptMap | C::FhirConceptMapRetract => "ConceptMap",
-        C::FhirStructureDefinition | C::FhirStructureDefinitionRetract => "StructureDefinition",
-        C::FhirResource(t) => t,
-        _ => "CodeSystem",
-    }
 }
 
 fn describe(action: &Action) -> String {
@@ -77,11 +65,10 @@ fn curl(step: &Step, base: &str) -> Vec<String> {
                 .chain(absent.iter().map(|e| (e, "0")))
                 .take(SHOWN_CHECKS)
             {
+                let s = e.search();
                 out.push(format!(
                     "curl -s {auth} \"{base}/fhir/{}?url={}&version={}&_summary=count\"   # expect total {want}",
-                    fhir_type(e),
-                    e.identifier,
-                    e.version
+                    s.resource_type, s.url, s.version
                 ));
             }
             let more = present.len() + absent.len();
@@ -128,6 +115,13 @@ impl Plan {
             }
             (true, None) => out.push_str("**Downtime:** yes. Give ten working days' notice.\n\n"),
             _ => out.push_str("**Downtime:** none.\n\n"),
+        }
+        if !self.hazards.is_empty() {
+            out.push_str("**Hazards**\n\n");
+            for h in &self.hazards {
+                let _ = writeln!(out, "- {h}");
+            }
+            out.push('\n');
         }
         if !self.warnings.is_empty() {
             out.push_str("**Warnings**\n\n");

@@ -65,7 +65,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::delta::DeltaItem;
+use crate::delta::{DeltaItem, Hazard};
 use crate::deployment::InstanceName;
 use crate::feed::ContentType;
 use crate::resource::ResourceType;
@@ -625,6 +625,9 @@ pub struct Plan {
     pub rationale: String,
     /// What the operator should watch for.
     pub warnings: Vec<String>,
+    /// Every hazard of the release the plan was made for (from its [`Delta`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hazards: Vec<Hazard>,
 }
 
 impl Plan {

@@ -113,6 +113,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
             downtime_estimate: None,
             rationale: "the release only adds content, so redoing the preload applies it; nothing needs wiping".into(),
             warnings,
+            hazards: delta.hazards.clone(),
         });
     }
 
@@ -229,6 +230,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
                 downtime_estimate: None,
                 rationale,
                 warnings,
+                hazards: delta.hazards.clone(),
             })
         }
         Strategy::WipeAndRestart => {
@@ -241,6 +243,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
                 downtime_estimate: Some(policy.rebuild_time),
                 rationale,
                 warnings,
+                hazards: delta.hazards.clone(),
             })
         }
         _ => {
@@ -252,6 +255,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
                 downtime_estimate: None,
                 rationale,
                 warnings,
+                hazards: delta.hazards.clone(),
             })
         }
     }
@@ -315,6 +319,7 @@ pub fn plan_rollback(
             }
         ),
         warnings,
+        hazards: undo.hazards.clone(),
     })
 }
 
@@ -355,6 +360,7 @@ pub fn plan_label_release(deployment: &Deployment, grants: &[ReadGrant]) -> Resu
         downtime_estimate: None,
         rationale: "on a single read/write server, content is released by granting read labels after approval".into(),
         warnings: vec!["a denied read looks like 'not found': verify with the intended cohort's credentials".into()],
+        hazards: Vec::new(),
     })
 }
 

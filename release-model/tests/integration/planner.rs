@@ -677,3 +677,27 @@ fn the_platform_s_capabilities_bound_the_strategy() {
     let err = plan_rollback(&d, &good, &removal(), &api_only).expect_err("no rebuild");
     assert!(err.to_string().contains("platform cannot"), "{err}");
 }
+
+// The runbook's verification queries ask for SNOMED CT as the server stores it: a version of
+// the code system `http://snomed.info/sct`, never the edition's identifier.
+#[test]
+fn runbook_verification_asks_for_snomed_as_a_code_system_version() {
+    let mut delta = Delta::default();
+    delta.added.push(item(
+        "http://snomed.info/sct/32506021000036107",
+        "http://snomed.info/sct/32506021000036107/version/20261130",
+        ContentType::SctRf2Full,
+    ));
+    let d = deployment(Shape::Single, Storage::Persistent, Access::ReadOnly);
+    let runbook = plan(&d, &delta, &Policy::default())
+        .expect("plans")
+        .to_markdown(&d);
+    assert!(
+        runbook.contains("/fhir/CodeSystem?url=http://snomed.info/sct&version=http://snomed.info/sct/32506021000036107/version/20261130"),
+        "{runbook}"
+    );
+    assert!(
+        !runbook.contains("url=http://snomed.info/sct/32506021000036107&"),
+        "{runbook}"
+    );
+}
