@@ -22,8 +22,8 @@ use syndication_client::testkit::{
     Registry,
 };
 use syndication_client::{
-    ClientCredentials, ClientCredentialsConfig, ClientOptions, ClientSecret, Event, Executor,
-    FeedName, Journal, SyndicationClient, TerminologyClient, TokenSource, WaitPolicy,
+    ClientCredentials, ClientCredentialsConfig, ClientOptions, ClientSecret, Downloader, Event,
+    Executor, FeedName, Journal, SyndicationClient, TerminologyClient, TokenSource, WaitPolicy,
 };
 
 /// A fault to inject into the first production release.
@@ -296,8 +296,12 @@ impl World {
                     .map(|l| l.href.clone())
                     .ok_or("no artefact to tamper with")?;
                 let good = self.registry.get(&href).ok_or("artefact missing")?;
-                self.registry
-                    .put(href.clone(), b"{\"tampered\": true}".to_vec());
+                // The same length, one byte changed: only the hash can tell.
+                let mut tampered = good.clone();
+                if let Some(b) = tampered.last_mut() {
+                    *b ^= 0x20;
+                }
+                self.registry.put(href.clone(), tampered);
                 let registry = self.registry.clone();
                 repair = Some(Box::new(move || registry.put(href, good)));
                 say!(out, "  [inject] an artefact no longer matches its hash");
@@ -314,6 +318,34 @@ impl World {
             }
             None => {}
         }
+        // Before any instance is touched: every artefact of the candidate downloads whole and
+        // matches its link's length and hash.
+        let downloader =
+            Downloader::new(Arc::clone(&self.tokens), ClientOptions::for_local_testing())
+                .map_err(fail("downloader"))?;
+        let dir = std::env::temp_dir().join(format!("synd-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let checks = downloader.verify_artefacts(candidate, &dir).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Some(bad) = checks.iter().find_map(|c| c.result.as_ref().err()) {
+            say!(out, "  STOPPED SAFELY before the release: {bad}");
+            if let Some(fix) = repair.take() {
+                fix();
+            }
+            say!(out, "  the artefact was republished intact; checking again");
+            let dir = std::env::temp_dir().join(format!("synd-demo-{}-again", std::process::id()));
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let again = downloader.verify_artefacts(candidate, &dir).await;
+            let _ = std::fs::remove_dir_all(&dir);
+            if let Some(still) = again.iter().find_map(|c| c.result.as_ref().err()) {
+                return Err(format!("artefacts still fail verification: {still}"));
+            }
+        }
+        say!(
+            out,
+            "  verified {} artefact(s) of the candidate before the release",
+            checks.len()
+        );
         let mut exec = Executor::new(
             deployment,
             Arc::clone(&self.tokens),

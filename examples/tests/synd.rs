@@ -331,6 +331,12 @@ fn demo_faults_stop_safely_and_resume() {
         assert_eq!(out.contains("STOPPED SAFELY"), stops, "{fault}:\n{out}");
         assert!(out.contains("Release process complete"), "{fault}: {out}");
     }
+    let (code, out, _) = synd(&["demo", "--inject", "hash-mismatch"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("STOPPED SAFELY before the release") && out.contains("sha256 mismatch"),
+        "names the hash mismatch before any instance is touched: {out}"
+    );
     let (code, out, _) = synd(&["demo", "--inject", "instance-down"]);
     assert_eq!(code, 0);
     assert!(

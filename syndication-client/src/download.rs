@@ -73,6 +73,16 @@ pub struct Downloaded {
     pub verified: Vec<IntegrityCheck>,
 }
 
+/// One artefact of a feed checked by [`Downloader::verify_artefacts`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ArtefactCheck {
+    /// The link's `href`.
+    pub href: String,
+    /// The verified download, or why it failed ([`Error::Integrity`] names the check).
+    pub result: Result<Downloaded, Error>,
+}
+
 /// Downloads artefacts named by feed links.
 #[derive(Debug)]
 pub struct Downloader {
@@ -161,6 +171,30 @@ impl Downloader {
                 Err(e)
             }
         }
+    }
+
+    /// Downloads and verifies every artefact a feed offers (each entry's primary link;
+    /// retractions have none to load) into `dir`, one after another, and reports each by its
+    /// `href`: run it on a release candidate before the release, so that an artefact that no
+    /// longer matches its hash stops the release before any instance is touched, named as
+    /// what it is. The verified files stay in `dir` for the caller to keep or remove.
+    pub async fn verify_artefacts(&self, feed: &feed::Feed, dir: &Path) -> Vec<ArtefactCheck> {
+        let mut checks = Vec::new();
+        for (i, entry) in feed.entries.iter().enumerate() {
+            if entry.is_retraction() {
+                continue;
+            }
+            let Some(link) = entry.alternate_link() else {
+                continue;
+            };
+            let dest = dir.join(format!("{i}.artefact"));
+            let result = self.download(link, &dest, |_, _| {}).await;
+            checks.push(ArtefactCheck {
+                href: link.href.clone(),
+                result,
+            });
+        }
+        checks
     }
 
     /// Streams the artefact into `tmp` and checks it: the byte count, the SHA-256 of the

@@ -123,6 +123,15 @@ pub enum Error {
         /// The instance (or instances) it was for.
         instance: String,
     },
+    /// A release candidate of this name exists already. Names have minute precision
+    /// (`release-candidate-YYYYMMDDThhmm`), so two cuts within one minute collide.
+    #[error(
+        "a release candidate named {name} exists already: names have minute precision, so cut it again in the next minute, or name it for another minute"
+    )]
+    CandidateExists {
+        /// The name asked for.
+        name: release_model::deployment::ReleaseCandidateName,
+    },
     /// A plan step failed; the journal records every step done before it.
     #[error("step {step} ({action} on {instance}) failed: {source}")]
     Step {
@@ -186,7 +195,7 @@ impl Error {
 
     /// Whether the server reported a conflict (an existing feed or alias).
     pub fn is_conflict(&self) -> bool {
-        self.status() == Some(409)
+        self.status() == Some(409) || matches!(self, Error::CandidateExists { .. })
     }
 
     /// Whether the request timed out.

@@ -19,7 +19,7 @@ pub use auth::{
     ClientAuth, ClientCredentials, ClientCredentialsConfig, Clock, ManualClock, NoAuth,
     StaticToken, SystemClock, TokenSource,
 };
-pub use download::{Downloaded, Downloader, IntegrityCheck};
+pub use download::{ArtefactCheck, Downloaded, Downloader, IntegrityCheck};
 pub use error::Error;
 pub use executor::{Event, Executor, Infrastructure, Journal, Outcome, Record, WaitPolicy};
 pub use fanout::fan_out;

@@ -225,8 +225,8 @@ impl SyndicationClient {
     /// new release candidate. Never retried blindly: a repeat would meet the snapshot it made.
     ///
     /// # Errors
-    /// [`Error::is_conflict`] when a candidate of that name exists; other transport and status
-    /// errors.
+    /// [`Error::CandidateExists`] when a candidate of that name exists (the server answers
+    /// 409); other transport and status errors.
     pub async fn clone_feed(
         &self,
         name: &ReleaseCandidateName,
@@ -240,10 +240,18 @@ impl SyndicationClient {
             reqwest::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        self.endpoint
+        match self
+            .endpoint
             .http
             .send(Verb::Post, &url, None, &[json], Idempotent::No)
-            .await?;
+            .await
+        {
+            Err(e) if e.status() == Some(409) => {
+                return Err(Error::CandidateExists { name: name.clone() });
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
         Ok(ReleaseCandidate::new(
             name.clone(),
             self.feed_url(&FeedName::from(name))?,

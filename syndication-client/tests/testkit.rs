@@ -269,11 +269,18 @@ mod syndication_and_auth {
             .clone_feed(&rc, &authoring.feed_url())
             .await
             .expect("cloned");
+        // A second cut within the same minute has the same name: a typed error says so.
+        let again = s
+            .clone_feed(&rc, &authoring.feed_url())
+            .await
+            .expect_err("exists");
         assert!(
-            s.clone_feed(&rc, &authoring.feed_url())
-                .await
-                .expect_err("exists")
-                .is_conflict()
+            matches!(&again, Error::CandidateExists { name } if name == &rc),
+            "{again:?}"
+        );
+        assert!(
+            again.is_conflict() && again.to_string().contains("minute"),
+            "{again}"
         );
         // Later authoring changes do not reach the snapshot.
         authoring.add(FakeResource::value_set(
