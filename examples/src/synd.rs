@@ -113,13 +113,18 @@ enum LabelsCommand {
     Check {
         /// The resource, as FHIR JSON.
         resource: PathBuf,
-        /// An authority (or scope) the caller holds; repeat for several. None: anonymous.
+        /// An authority (or scope) the caller holds, such as FHIR_READ, PERM_PATHOLOGY_READ or
+        /// system/*.read; repeat for several; none: anonymous. A multi-server realm prefixes a
+        /// role with the audience of the server it is for, with nothing between them
+        /// (https://tx.example.org/fhirFHIR_READ): a prefixed authority counts only on the
+        /// server that --audience names.
         #[arg(long = "authority", value_name = "AUTHORITY")]
         authorities: Vec<String>,
         /// The server grants FHIR read to everyone (`ontoserver.security.readOnly.fhir=true`).
         #[arg(long)]
         anonymous_read: bool,
-        /// The server's audience, for audience-prefixed authorities.
+        /// The server's audience (https://tx.example.org/fhir), against which
+        /// audience-prefixed authorities are matched.
         #[arg(long)]
         audience: Option<String>,
     },

@@ -344,3 +344,36 @@ fn demo_faults_stop_safely_and_resume() {
         "names the instance and the cause: {out}"
     );
 }
+
+// The help says how audience-prefixed authorities are written and matched.
+#[test]
+fn labels_check_help_documents_the_audience_prefix() {
+    let (code, out, _) = synd(&["labels", "check", "--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("https://tx.example.org/fhirFHIR_READ"),
+        "{out}"
+    );
+    assert!(out.contains("--audience"), "{out}");
+}
+
+// The README documents the workspace from inside the repository: every relative link it makes
+// resolves to a file of the repository.
+#[test]
+fn readme_links_stay_inside_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for readme in ["README.md", "docs/ARCHITECTURE.md"] {
+        let text = std::fs::read_to_string(root.join(readme)).expect("readable");
+        assert!(!text.contains("../shared/DESIGN.md"), "{readme}");
+        assert!(!text.contains("../shared/spec"), "{readme}");
+        let base = root.join(readme);
+        let dir = base.parent().expect("a folder");
+        for (i, _) in text.match_indices("](") {
+            let target: String = text[i + 2..].chars().take_while(|c| *c != ')').collect();
+            if target.starts_with("http") || target.starts_with('#') {
+                continue;
+            }
+            assert!(dir.join(&target).exists(), "{readme}: link to {target}");
+        }
+    }
+}
