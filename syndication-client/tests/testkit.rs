@@ -417,3 +417,52 @@ mod syndication_and_auth {
         assert_eq!(auth.requests(), 3);
     }
 }
+
+// A whole deployment in a few lines: auth, authoring, syndication, staging, production.
+#[cfg(feature = "testkit")]
+#[tokio::test]
+async fn a_scenario_builds_every_server_and_releases_staging_then_production() {
+    use release_model::delta::{Delta, DeltaItem};
+    use release_model::feed::ContentType;
+    use release_model::plan::{Policy, plan};
+    use syndication_client::Journal;
+    use syndication_client::testkit::{FakeResource, Layout, Scenario};
+
+    let s = Scenario::builder()
+        .with_auth()
+        .staging(Layout::Single)
+        .production(Layout::ScaledShared(2))
+        .build()
+        .await
+        .expect("scenario");
+    s.authoring
+        .add(FakeResource::value_set("vs", "http://example.org/vs", "1.0.0", "2026-11-01"));
+    s.authoring.set_syndicated("ValueSet", "vs", true);
+    let mut delta = Delta::default();
+    delta.added.push(DeltaItem::new(
+        "http://example.org/vs".into(),
+        "1.0.0".into(),
+        ContentType::FhirValueSet,
+        None,
+    ));
+    let staging = s.staging.as_ref().expect("staging");
+    for env in [staging, &s.production] {
+        let p = plan(env, &delta, &Policy::default()).expect("plans");
+        s.executor(env)
+            .expect("executor")
+            .run(&p, &mut Journal::new(), |_| {})
+            .await
+            .expect("released");
+    }
+    for n in ["staging", "prod-0", "prod-1"] {
+        let server = s.infra.server(n).expect("instance");
+        assert!(
+            server
+                .content()
+                .contains(&("http://example.org/vs".into(), "1.0.0".into())),
+            "{n}"
+        );
+    }
+    let auth = s.auth.as_ref().expect("auth");
+    assert!(auth.requests() >= 1, "the executor authenticated");
+}

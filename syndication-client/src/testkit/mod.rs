@@ -129,11 +129,15 @@
 
 mod auth;
 mod infrastructure;
+mod scenario;
 mod syndication;
 mod terminology;
 
 pub use auth::FakeAuthServer;
 pub use infrastructure::FakeInfrastructure;
+pub use scenario::{
+    Layout, PIPELINE_AUTHORITIES, PIPELINE_CLIENT, PIPELINE_SECRET, Scenario, ScenarioBuilder,
+};
 pub use syndication::FakeSyndicationServer;
 pub use terminology::FakeTerminologyServer;
 
