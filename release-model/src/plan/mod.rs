@@ -625,7 +625,7 @@ pub struct Plan {
     pub rationale: String,
     /// What the operator should watch for.
     pub warnings: Vec<String>,
-    /// Every hazard of the release the plan was made for (from its [`Delta`]).
+    /// Every hazard of the release the plan was made for (from its [`Delta`](crate::delta::Delta)).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hazards: Vec<Hazard>,
 }
