@@ -435,8 +435,12 @@ async fn a_scenario_builds_every_server_and_releases_staging_then_production() {
         .build()
         .await
         .expect("scenario");
-    s.authoring
-        .add(FakeResource::value_set("vs", "http://example.org/vs", "1.0.0", "2026-11-01"));
+    s.authoring.add(FakeResource::value_set(
+        "vs",
+        "http://example.org/vs",
+        "1.0.0",
+        "2026-11-01",
+    ));
     s.authoring.set_syndicated("ValueSet", "vs", true);
     let mut delta = Delta::default();
     delta.added.push(DeltaItem::new(
