@@ -10,6 +10,8 @@ mod properties;
 mod streaming;
 // The planner's rules, decision table and golden runbooks.
 mod planner;
+// What the platform can do bounds the plan; runbooks ask for content as servers store it.
+mod platform;
 // Feeds, plans, deployments and notices saved as JSON load back equal.
 mod round_trip;
 
