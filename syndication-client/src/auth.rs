@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, Scope, TokenResponse, TokenUrl};
+use tracing::Instrument;
 
-use crate::error::Error;
+use crate::error::{Error, ShownUrl};
 use crate::secret::{AccessToken, ClientSecret};
 
 /// Where requests get their bearer token.
@@ -188,7 +189,7 @@ pub struct ClientCredentials {
 impl fmt::Debug for ClientCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientCredentials")
-            .field("token_url", &self.config.token_url)
+            .field("token_url", &shown_token_url(&self.config.token_url))
             .field("client_id", &self.config.client_id)
             .field("client_secret", &self.config.client_secret)
             .field("scopes", &self.config.scopes)
@@ -266,58 +267,87 @@ impl ClientCredentials {
         }
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let span = tracing::info_span!("token", url = %c.token_url, client_id = %c.client_id);
-        let _guard = span.enter();
+        let shown = shown_token_url(&c.token_url);
+        let span = tracing::info_span!("token", url = %shown, client_id = %c.client_id);
         let started = self.clock.now();
+        // The HTTP status of the answer, so that an error can say it (an identity provider's
+        // 503 is worth retrying, a refused secret is not).
+        let status = Arc::new(std::sync::atomic::AtomicU16::new(0));
+        let observed = {
+            let (status, http) = (Arc::clone(&status), self.http.clone());
+            move |req: oauth2::HttpRequest| {
+                let (status, http) = (Arc::clone(&status), http.clone());
+                async move {
+                    let resp = oauth2::AsyncHttpClient::call(&http, req).await?;
+                    status.store(resp.status().as_u16(), std::sync::atomic::Ordering::Relaxed);
+                    Ok::<_, oauth2::HttpClientError<reqwest::Error>>(resp)
+                }
+            }
+        };
         let response = request
-            .request_async(&self.http)
+            .request_async(&observed)
+            .instrument(span)
             .await
-            .map_err(|e| token_error(&c.token_url, e))?;
-        let lifetime = response.expires_in().unwrap_or(Duration::from_secs(300));
+            .map_err(|e| {
+                let code = status.load(std::sync::atomic::Ordering::Relaxed);
+                token_error(&shown, (code != 0).then_some(code), e)
+            })?;
+        // A lifetime past any real token's (some servers send absurd ones) is capped, so the
+        // renewal time is always a representable instant.
+        let lifetime = response
+            .expires_in()
+            .unwrap_or(Duration::from_secs(300))
+            .min(MAX_TOKEN_LIFETIME);
         // Renew early, but never sooner than half-way through a short-lived token.
         let early = c.renew_before.min(lifetime / 2);
         Ok(Cached {
             token: AccessToken::new(response.access_token().secret().clone()),
-            renew_at: started + lifetime - early,
+            renew_at: started.checked_add(lifetime - early).unwrap_or(started),
         })
     }
 }
 
+/// Tokens are renewed at least this often, whatever lifetime the server claims.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The token URL as errors, logs and `Debug` show it: without user information or secret query
+/// values.
+fn shown_token_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => ShownUrl(&u).to_string(),
+        Err(_) => "(a token URL that does not parse)".to_owned(),
+    }
+}
+
 fn token_error<RE: std::error::Error + 'static>(
-    url: &str,
+    shown_url: &str,
+    status: Option<u16>,
     e: oauth2::RequestTokenError<
         RE,
         oauth2::StandardErrorResponse<oauth2::basic::BasicErrorResponseType>,
     >,
 ) -> Error {
     use oauth2::RequestTokenError as R;
-    let (status, message) = match e {
-        R::ServerResponse(r) => (
-            None,
-            format!(
-                "{}{}",
-                r.error(),
-                r.error_description()
-                    .map(|d| format!(": {d}"))
-                    .unwrap_or_default()
-            ),
+    let message = match e {
+        R::ServerResponse(r) => format!(
+            "{}{}",
+            r.error(),
+            r.error_description()
+                .map(|d| format!(": {}", crate::error::excerpt(d)))
+                .unwrap_or_default()
         ),
-        R::Request(inner) => (None, inner.to_string()),
-        R::Parse(err, body) => {
-            let body = String::from_utf8_lossy(&body);
-            // A non-JSON answer is usually an HTTP error page; show its start.
-            (
-                None,
-                format!(
-                    "unparseable response ({err}): {}",
-                    crate::error::excerpt(&body)
-                ),
-            )
-        }
-        R::Other(m) => (None, m),
+        R::Request(inner) => crate::error::excerpt(&inner.to_string()),
+        // An answer that is not a token response is usually an HTTP error page; its start is
+        // shown with anything that looks like a credential removed (a malformed token
+        // response still carries the token).
+        R::Parse(err, body) => format!(
+            "unparseable response ({err}): {}",
+            crate::error::excerpt(&String::from_utf8_lossy(&body))
+        ),
+        R::Other(m) => crate::error::excerpt(&m),
     };
     Error::Token {
-        url: url.to_owned(),
+        url: shown_url.to_owned(),
         status,
         message,
     }

@@ -109,7 +109,7 @@ impl Downloader {
     /// [`Error::Config`] when the HTTP client cannot be built.
     pub fn new(tokens: Arc<dyn TokenSource>, options: ClientOptions) -> Result<Self, Error> {
         Ok(Self {
-            http: Http::new(tokens, options)?,
+            http: Http::for_downloads(tokens, options)?,
         })
     }
 

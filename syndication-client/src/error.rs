@@ -173,7 +173,13 @@ impl Error {
         match self {
             Error::Transport { .. } => true,
             Error::Step { source, .. } => source.is_retryable(),
-            Error::Status { status, .. } => matches!(status, 429 | 502 | 503 | 504),
+            Error::Status { status, .. }
+            | Error::Token {
+                status: Some(status),
+                ..
+            } => {
+                matches!(status, 429 | 502 | 503 | 504)
+            }
             _ => false,
         }
     }
@@ -220,9 +226,22 @@ impl fmt::Display for ShownUrl<'_> {
             let mut sep = '?';
             for (k, v) in u.query_pairs() {
                 let lower = k.to_ascii_lowercase();
-                let secret = ["token", "secret", "password", "key", "code"]
-                    .iter()
-                    .any(|s| lower.contains(s));
+                // Presigned URLs (S3's X-Amz-Signature and X-Amz-Credential, Azure's sig)
+                // carry credentials in the query too.
+                let secret = [
+                    "token",
+                    "secret",
+                    "password",
+                    "key",
+                    "code",
+                    "signature",
+                    "sig",
+                    "credential",
+                    "auth",
+                    "session",
+                ]
+                .iter()
+                .any(|s| lower.contains(s));
                 write!(
                     f,
                     "{sep}{k}={}",
@@ -235,12 +254,108 @@ impl fmt::Display for ShownUrl<'_> {
     }
 }
 
-/// The first part of a response body, for error messages.
+/// The first part of a response body, for error messages, with anything that looks like a
+/// credential removed: a server may echo the request's `Authorization` header, and a token
+/// response that does not parse still carries its token.
 pub(crate) fn excerpt(body: &str) -> String {
     const MAX: usize = 300;
-    let trimmed = body.trim();
-    match trimmed.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &trimmed[..i]),
-        None => trimmed.to_owned(),
+    let cleaned = redact_credentials(body.trim());
+    match cleaned.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &cleaned[..i]),
+        None => cleaned,
+    }
+}
+
+/// `text` with the values after credential markers replaced by `REDACTED`: an
+/// `Authorization` header to the end of its line, a bearer token, and the values of token
+/// fields in JSON or form encoding.
+pub(crate) fn redact_credentials(text: &str) -> String {
+    const MARKERS: [&str; 8] = [
+        "authorization:",
+        "authorization\":",
+        "bearer ",
+        "\"access_token\"",
+        "\"refresh_token\"",
+        "\"id_token\"",
+        "access_token=",
+        "client_secret=",
+    ];
+    // ASCII lower-casing keeps every byte where it was, so offsets match `text`'s.
+    let lower = text.to_ascii_lowercase();
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while let Some((found, marker)) = MARKERS
+        .iter()
+        .filter_map(|m| lower[at..].find(m).map(|p| (at + p, *m)))
+        .min_by_key(|(p, _)| *p)
+    {
+        let mut value = found + marker.len();
+        out.push_str(&text[at..value]);
+        while value < bytes.len() && matches!(bytes[value], b' ' | b'\t' | b':' | b'"' | b'=') {
+            value += 1;
+        }
+        out.push_str(&text[found + marker.len()..value]);
+        let line_end = marker.starts_with("authorization");
+        let mut end = value;
+        while end < bytes.len() {
+            let b = bytes[end];
+            let stop = if line_end {
+                matches!(b, b'\n' | b'\r' | b'"')
+            } else {
+                matches!(
+                    b,
+                    b'"' | b',' | b'}' | b'\n' | b'\r' | b'&' | b' ' | b'<' | b'\''
+                )
+            };
+            if stop {
+                break;
+            }
+            end += 1;
+        }
+        if end > value {
+            out.push_str("REDACTED");
+        }
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presigned_url_signatures_and_credentials_are_not_shown() {
+        let url = reqwest::Url::parse(
+            "https://user:pw@bucket.example.org/index.bin?X-Amz-Credential=AKIA%2Fcred&X-Amz-Signature=abc123&sig=def456&part=1",
+        )
+        .expect("a URL");
+        let shown = ShownUrl(&url).to_string();
+        for secret in ["AKIA", "abc123", "def456", "pw"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("part=1"), "{shown}");
+    }
+
+    #[test]
+    fn credentials_in_bodies_are_redacted() {
+        for (body, secret) in [
+            ("Authorization: Bearer abc.def\nnext", "abc.def"),
+            ("{\"access_token\": \"tok-1\", \"x\": 1}", "tok-1"),
+            (
+                "{\"headers\":{\"authorization\":\"Bearer tok-2\"}}",
+                "tok-2",
+            ),
+            ("grant=1&client_secret=sec-3&x=2", "sec-3"),
+            ("auth failed for bearer tok-4", "tok-4"),
+        ] {
+            let shown = excerpt(body);
+            assert!(!shown.contains(secret), "{body:?} -> {shown:?}");
+            assert!(shown.contains("REDACTED"), "{shown}");
+        }
+        assert_eq!(excerpt("nothing secret here"), "nothing secret here");
+        assert!(excerpt("Authorization: Bearer abc\nkept").ends_with("\nkept"));
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use tracing::Instrument;
 
 use crate::auth::TokenSource;
 use crate::error::{Error, ShownUrl, excerpt};
@@ -68,7 +69,8 @@ impl RetryPolicy {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ClientOptions {
-    /// Timeout for one request (downloads: for each read of the body).
+    /// Timeout for one API request as a whole; for downloads, for connecting and for each
+    /// read of the body (a multi-gigabyte artefact has no deadline while bytes keep coming).
     pub timeout: Duration,
     /// When to retry.
     pub retry: RetryPolicy,
@@ -152,6 +154,9 @@ pub(crate) struct Http {
     client: reqwest::Client,
     tokens: Arc<dyn TokenSource>,
     pub(crate) options: ClientOptions,
+    /// Whether a whole request must finish within the timeout (API calls), or only each
+    /// read (artefact downloads, which can be gigabytes).
+    deadline: bool,
 }
 
 fn jitter() -> f64 {
@@ -163,9 +168,42 @@ fn jitter() -> f64 {
 }
 
 impl Http {
+    /// A client for API calls: each request finishes within the timeout, and redirects are
+    /// never followed (one could send the bearer token elsewhere, or downgrade to HTTP).
     pub(crate) fn new(tokens: Arc<dyn TokenSource>, options: ClientOptions) -> Result<Self, Error> {
+        Self::build(tokens, options, reqwest::redirect::Policy::none(), true)
+    }
+
+    /// A client for artefact downloads: the timeout bounds connecting and each read of the
+    /// body, never the whole body; redirects are followed (artefact stores redirect to
+    /// presigned URLs) only to the same scheme, so https never becomes http.
+    pub(crate) fn for_downloads(
+        tokens: Arc<dyn TokenSource>,
+        options: ClientOptions,
+    ) -> Result<Self, Error> {
+        let same_scheme = reqwest::redirect::Policy::custom(|attempt| {
+            let scheme = attempt.previous().last().map(|u| u.scheme().to_owned());
+            if attempt.previous().len() >= 10 {
+                attempt.error("too many redirects")
+            } else if scheme.as_deref() == Some(attempt.url().scheme()) {
+                attempt.follow()
+            } else {
+                attempt.error("a redirect to another scheme")
+            }
+        });
+        Self::build(tokens, options, same_scheme, false)
+    }
+
+    fn build(
+        tokens: Arc<dyn TokenSource>,
+        options: ClientOptions,
+        redirects: reqwest::redirect::Policy,
+        deadline: bool,
+    ) -> Result<Self, Error> {
         let client = reqwest::Client::builder()
-            .timeout(options.timeout)
+            .connect_timeout(options.timeout)
+            .read_timeout(options.timeout)
+            .redirect(redirects)
             .build()
             .map_err(|e| Error::Config {
                 message: format!("HTTP client: {e}"),
@@ -174,6 +212,7 @@ impl Http {
             client,
             tokens,
             options,
+            deadline,
         })
     }
 
@@ -204,13 +243,30 @@ impl Http {
         self.check_url(url)?;
         let shown = ShownUrl(url).to_string();
         let span = tracing::info_span!("request", method = verb.as_str(), url = %shown);
-        let _guard = span.enter();
+        self.send_in_span(verb, url, &shown, body, headers, idempotent)
+            .instrument(span)
+            .await
+    }
+
+    async fn send_in_span(
+        &self,
+        verb: Verb,
+        url: &reqwest::Url,
+        shown: &str,
+        body: Option<&Body>,
+        headers: &[(HeaderName, HeaderValue)],
+        idempotent: Idempotent,
+    ) -> Result<reqwest::Response, Error> {
+        let shown = shown.to_owned();
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
             attempt += 1;
             let token = self.tokens.token().await?;
             let mut req = self.client.request(verb.method(), url.clone());
+            if self.deadline {
+                req = req.timeout(self.options.timeout);
+            }
             let mut map = HeaderMap::new();
             for (k, v) in headers {
                 map.insert(k.clone(), v.clone());
@@ -252,7 +308,14 @@ impl Http {
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok());
-                    let text = resp.text().await.unwrap_or_default();
+                    let mut text = resp.text().await.unwrap_or_default();
+                    // A server may echo the request back; the token it carried never reaches
+                    // an error.
+                    if let Some(t) = &token
+                        && !t.secret().is_empty()
+                    {
+                        text = text.replace(t.secret(), "REDACTED");
+                    }
                     Error::Status {
                         method: verb.as_str(),
                         url: shown.clone(),
