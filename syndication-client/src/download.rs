@@ -87,6 +87,7 @@ pub struct ArtefactCheck {
 #[derive(Debug)]
 pub struct Downloader {
     http: Http,
+    allow_unverified: bool,
 }
 
 /// Removes the temporary file if the download is dropped before it ends (a cancelled
@@ -110,7 +111,16 @@ impl Downloader {
     pub fn new(tokens: Arc<dyn TokenSource>, options: ClientOptions) -> Result<Self, Error> {
         Ok(Self {
             http: Http::for_downloads(tokens, options)?,
+            allow_unverified: false,
         })
+    }
+
+    /// Downloads links that declare neither a length nor a hash too (they are refused
+    /// otherwise: there is nothing to verify them against).
+    #[must_use]
+    pub fn allow_unverified(mut self, allow: bool) -> Self {
+        self.allow_unverified = allow;
+        self
     }
 
     /// Downloads `link.href` to `dest`, verifying its `length` and hashes (SHA-256, and MD5
@@ -139,6 +149,18 @@ impl Downloader {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "artefact".into());
+        if !self.allow_unverified
+            && link.length_bytes().is_none()
+            && link.sha256().is_none()
+            && link.md5().is_none()
+        {
+            return Err(Error::NothingToVerify {
+                url: reqwest::Url::parse(&link.href)
+                    .map(|u| ShownUrl(&u).to_string())
+                    .unwrap_or_else(|_| "(an href that does not parse)".into()),
+            });
+        }
+        remove_stale_parts(dir, &name).await;
         // Unique per download, so two downloads to one destination never share a file.
         let serial = TEMP_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmp = dir.join(format!(".{name}.{}.{serial}.part", std::process::id()));
@@ -146,10 +168,14 @@ impl Downloader {
         let mut guard = TempGuard(Some(tmp.clone()));
         let result = self.fetch_verified(link, &tmp, progress).await;
         let result = match result {
-            Ok(done) => tokio::fs::rename(&tmp, dest)
-                .await
-                .map(|()| done)
-                .map_err(|e| io_error(dest, e)),
+            Ok(done) => match tokio::fs::rename(&tmp, dest).await {
+                // The rename is durable only once the folder holding it is synced.
+                Ok(()) => sync_dir(dir)
+                    .await
+                    .map(|()| done)
+                    .map_err(|e| io_error(dir, e)),
+                Err(e) => Err(io_error(dest, e)),
+            },
             Err(e) => Err(e),
         };
         match result {
@@ -314,6 +340,60 @@ impl Downloader {
             verified.push(IntegrityCheck::Md5);
         }
         Ok((written, sha256, verified))
+    }
+}
+
+/// Syncs a folder, so a rename into it survives a crash (a no-op where folders cannot be
+/// opened for syncing).
+async fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || match File::open(&dir) {
+        Ok(d) => d.sync_all(),
+        // Windows cannot open a folder as a file; its renames are durable as they are.
+        Err(_) if cfg!(windows) => Ok(()),
+        Err(e) => Err(e),
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// Removes the temporary files of earlier downloads to `name` whose process is gone (killed
+/// mid-download): `.{name}.{pid}.{serial}.part`. Where it cannot tell whether a process runs
+/// (no `/proc`), it leaves them.
+async fn remove_stale_parts(dir: &Path, name: &str) {
+    let Ok(mut listing) = tokio::fs::read_dir(dir).await else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let ours = std::process::id();
+    let proc = Path::new("/proc");
+    if !tokio::fs::try_exists(proc.join("self"))
+        .await
+        .unwrap_or(false)
+    {
+        return;
+    }
+    while let Ok(Some(entry)) = listing.next_entry().await {
+        let file = entry.file_name();
+        let Some(rest) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|f| f.strip_suffix(".part"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == ours
+            || tokio::fs::try_exists(proc.join(pid.to_string()))
+                .await
+                .unwrap_or(true)
+        {
+            continue;
+        }
+        // Best effort: another run may be removing it too.
+        let _ = tokio::fs::remove_file(entry.path()).await;
     }
 }
 

@@ -85,6 +85,13 @@ pub enum Error {
         /// What arrived.
         actual: String,
     },
+    /// A link declares neither a length nor a hash, so a download of it could not be
+    /// verified; refused unless the downloader allows unverified links.
+    #[error("{url}: the link declares no length and no hash, so nothing could verify the download")]
+    NothingToVerify {
+        /// The URL.
+        url: String,
+    },
     /// A local file operation failed.
     #[error("{path}: {source}")]
     Io {

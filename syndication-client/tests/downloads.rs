@@ -252,3 +252,60 @@ async fn a_truncated_stream_leaves_nothing_behind() {
     );
     assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
 }
+
+// A link with neither length nor hash has nothing to verify a download against: refused
+// unless the caller opts in.
+#[tokio::test]
+async fn a_link_with_nothing_to_verify_is_refused_unless_allowed() {
+    let body = b"unverifiable".to_vec();
+    let srv = serving("/plain.bin", &body).await;
+    let dir = temp_dir("unverifiable");
+    let link = Link::new(LinkRel::Alternate, format!("{}/plain.bin", srv.uri()));
+    let d =
+        Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing()).expect("downloader");
+    let err = d
+        .download(&link, &dir.join("plain.bin"), |_, _| {})
+        .await
+        .expect_err("nothing to verify");
+    assert!(matches!(err, Error::NothingToVerify { .. }), "{err:?}");
+    assert!(leftovers(&dir).is_empty());
+    let d = d.allow_unverified(true);
+    let got = d
+        .download(&link, &dir.join("plain.bin"), |_, _| {})
+        .await
+        .expect("allowed");
+    assert!(got.verified.is_empty());
+}
+
+// A process killed mid-download leaves its temporary file; the next download to the same
+// destination removes it (its process is gone) and keeps those of running processes.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn temporary_files_of_dead_processes_are_removed() {
+    let body = b"fresh".to_vec();
+    let srv = serving("/index.bin", &body).await;
+    let dir = temp_dir("stale");
+    let pid_max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4_194_304);
+    // No process has the id pid_max: ids stay below it.
+    let dead = dir.join(format!(".index.bin.{pid_max}.0.part"));
+    let alive = dir.join(format!(".index.bin.{}.999.part", std::process::id()));
+    let other = dir.join(format!(".other.bin.{pid_max}.0.part"));
+    for f in [&dead, &alive, &other] {
+        std::fs::write(f, b"partial").expect("written");
+    }
+    Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing())
+        .expect("downloader")
+        .download(
+            &link_to(format!("{}/index.bin", srv.uri()), &body),
+            &dir.join("index.bin"),
+            |_, _| {},
+        )
+        .await
+        .expect("verified");
+    assert!(!dead.exists(), "a dead process's temporary file is removed");
+    assert!(alive.exists(), "a running process's is kept");
+    assert!(other.exists(), "another destination's is not touched");
+}
