@@ -304,7 +304,13 @@ fn feed(cmd: FeedCommand, out: &mut dyn Write) -> Result<i32, Failure> {
         }
         FeedCommand::Roundtrip { file } => {
             let outcome = load(&file, &ReadOptions::lenient())?;
-            let xml = outcome.feed.to_xml();
+            let xml = match outcome.feed.to_xml() {
+                Ok(xml) => xml,
+                Err(e) => {
+                    writeln!(out, "{}: cannot be written back: {e}", file.display()).map_err(io)?;
+                    return Ok(EXIT_FINDINGS);
+                }
+            };
             match read_feed(xml.as_bytes(), &ReadOptions::strict()) {
                 Ok(again) if again.feed == outcome.feed => {
                     writeln!(

@@ -78,9 +78,16 @@ pub enum Error {
         /// Where it was exceeded.
         position: Position,
     },
-    /// Reading the underlying source failed.
-    #[error("reading the feed failed: {0}")]
+    /// Reading the underlying source, or writing to the destination, failed.
+    #[error("reading or writing the feed failed: {0}")]
     Io(#[source] std::io::Error),
+    /// The model cannot be written as well-formed XML: it holds a character XML 1.0 does not
+    /// allow (even escaped), or a name that is not an XML name. Nothing was written.
+    #[error("the feed cannot be written as well-formed XML: {reason}")]
+    Unwritable {
+        /// What, and where in the output it would have been.
+        reason: String,
+    },
     /// An instance name that is empty or contains white space or `/`.
     #[error("instance name '{0}' must be non-empty without white space or '/'")]
     InstanceName(String),

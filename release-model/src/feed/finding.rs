@@ -110,6 +110,9 @@ codes! {
     XmlUnknownEntity = "XML_UNKNOWN_ENTITY", lenient: Warning, strict: Error;
     /// A prefix used without a namespace declaration; read as no namespace.
     XmlUnknownPrefix = "XML_UNKNOWN_PREFIX", lenient: Warning, strict: Error;
+    /// A character XML 1.0 does not allow (a C0 control other than tab, LF and CR, U+FFFE or
+    /// U+FFFF); kept as read, but no writer can write it back.
+    XmlForbiddenCharacter = "XML_FORBIDDEN_CHARACTER", lenient: Warning, strict: Error;
     /// The legacy extension namespace `…/extensions/0.1.0`.
     NamespaceLegacyNcts = "NAMESPACE_LEGACY_NCTS", lenient: Warning, strict: Error;
     /// A known element carrying attributes or children it should not have; kept as foreign markup.

@@ -38,7 +38,7 @@
 //! assert!(codes.contains(&"DATE_MISSING_TIME"));
 //!
 //! // What the writer produces reads back as the same feed.
-//! let again = read_feed(outcome.feed.to_xml().as_bytes(), &ReadOptions::lenient())?;
+//! let again = read_feed(outcome.feed.to_xml()?.as_bytes(), &ReadOptions::lenient())?;
 //! assert_eq!(again.feed, outcome.feed);
 //! # Ok::<(), release_model::Error>(())
 //! ```

@@ -49,6 +49,9 @@ pub(crate) trait Source {
     fn offset(&self) -> u64;
     /// The line and column of a document offset already read.
     fn position(&mut self, offset: u64) -> Position;
+    /// The first character of the document read so far that XML 1.0 does not allow, with its
+    /// offset, once: the reader decides whether it is an error or a finding.
+    fn take_forbidden(&mut self) -> Option<(u64, char)>;
 }
 
 #[inline(always)]
@@ -77,6 +80,22 @@ fn syntax(base: u64, s: Syntax) -> SourceError {
 }
 
 const BOM: &str = "\u{feff}";
+
+/// The first character of `s` that XML 1.0 does not allow (§2.2: C0 controls other than tab,
+/// LF and CR, and U+FFFE, U+FFFF), with its offset.
+pub(crate) fn forbidden_char(s: &str) -> Option<(usize, char)> {
+    // A look at every byte without an early exit, which the compiler vectorises, rules most
+    // documents out; U+FFFE and U+FFFF both start with 0xEF.
+    let suspect = s.bytes().fold(false, |any, b| {
+        any | (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) | (b == 0xEF)
+    });
+    if !suspect {
+        return None;
+    }
+    s.char_indices().find(|&(_, c)| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}'
+    })
+}
 
 /// Line starts are remembered this far back, so positions of findings inside the current
 /// entry resolve after the reader has moved on (an entry is a few dozen lines).
@@ -186,6 +205,7 @@ pub(crate) struct SliceSource<'i> {
     pos: usize,
     tokenizer: Tokenizer,
     lines: WholeLines,
+    forbidden: Option<(u64, char)>,
 }
 
 impl<'i> SliceSource<'i> {
@@ -211,6 +231,7 @@ impl<'i> SliceSource<'i> {
             pos,
             tokenizer: Tokenizer::default(),
             lines: WholeLines::default(),
+            forbidden: forbidden_char(text).map(|(at, c)| (at as u64, c)),
         })
     }
 }
@@ -248,6 +269,10 @@ impl Source for SliceSource<'_> {
             .min(self.bytes.len());
         self.lines.locate(self.bytes, target)
     }
+
+    fn take_forbidden(&mut self) -> Option<(u64, char)> {
+        self.forbidden.take()
+    }
 }
 
 /// Bytes read from the underlying reader at a time, at least.
@@ -268,6 +293,9 @@ pub(crate) struct BufSource<R: BufRead> {
     tokenizer: Tokenizer,
     lines: Lines,
     max_text: usize,
+    forbidden: Option<(u64, char)>,
+    /// Whether a forbidden character was found (only the first is reported).
+    forbidden_seen: bool,
 }
 
 impl<R: BufRead> BufSource<R> {
@@ -283,7 +311,20 @@ impl<R: BufRead> BufSource<R> {
             tokenizer: Tokenizer::default(),
             lines: Lines::default(),
             max_text,
+            forbidden: None,
+            forbidden_seen: false,
         }
+    }
+
+    /// Appends validated text to the window, noting the first forbidden character.
+    fn append(&mut self, s: &str) {
+        if !self.forbidden_seen
+            && let Some((at, c)) = forbidden_char(s)
+        {
+            self.forbidden_seen = true;
+            self.forbidden = Some((self.base + (self.window.len() + at) as u64, c));
+        }
+        self.window.push_str(s);
     }
 
     /// Drops what has been read from the window and appends more input.
@@ -323,18 +364,18 @@ impl<R: BufRead> BufSource<R> {
         }
         // Validated once, as it is appended; an incomplete sequence at the end waits for the
         // next read.
-        let valid = match std::str::from_utf8(&self.pending) {
+        let pending = std::mem::take(&mut self.pending);
+        let valid = match std::str::from_utf8(&pending) {
             Ok(s) => {
-                self.window.push_str(s);
-                self.pending.clear();
+                self.append(s);
                 None
             }
             Err(e) if e.error_len().is_none() && !self.ended => Some(e.valid_up_to()),
             Err(e) => {
                 let at = self.base + (self.window.len() + e.valid_up_to()) as u64;
                 // Kept so the error's line and column can be counted up to it.
-                if let Ok(s) = std::str::from_utf8(&self.pending[..e.valid_up_to()]) {
-                    self.window.push_str(s);
+                if let Ok(s) = std::str::from_utf8(&pending[..e.valid_up_to()]) {
+                    self.append(s);
                 }
                 return Err(SourceError::Syntax {
                     offset: at,
@@ -344,10 +385,10 @@ impl<R: BufRead> BufSource<R> {
             }
         };
         if let Some(valid) = valid {
-            if let Ok(s) = std::str::from_utf8(&self.pending[..valid]) {
-                self.window.push_str(s);
+            if let Ok(s) = std::str::from_utf8(&pending[..valid]) {
+                self.append(s);
             }
-            self.pending.drain(..valid);
+            self.pending = pending[valid..].to_vec();
         }
         if !self.started && (self.window.len() >= BOM.len() || self.ended) {
             self.started = true;
@@ -401,6 +442,10 @@ impl<R: BufRead> Source for BufSource<R> {
             self.lines.advance(&self.window.as_bytes()[from..to]);
         }
         self.lines.locate(target)
+    }
+
+    fn take_forbidden(&mut self) -> Option<(u64, char)> {
+        self.forbidden.take()
     }
 }
 

@@ -7,7 +7,9 @@ use super::model::{
     Attribute, Category, Element, Entry, Feed, Generator, Link, Node, Person, Source, Text, XmlName,
 };
 use super::ns;
+use super::read::{Limits, ReadOptions, read_feed};
 use super::values::{AtomDate, Checked};
+use crate::Error;
 
 /// What the document is written for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
@@ -51,9 +53,15 @@ impl WriteOptions {
 /// Writes a feed.
 ///
 /// # Errors
-/// Only those of `out`.
-pub fn write_feed<W: io::Write>(feed: &Feed, options: &WriteOptions, mut out: W) -> io::Result<()> {
-    out.write_all(feed_to_string(feed, options).as_bytes())
+/// [`Error::Unwritable`] when the model holds what XML cannot (a forbidden character, a name
+/// that is not an XML name), with nothing written; [`Error::Io`] for those of `out`.
+pub fn write_feed<W: io::Write>(
+    feed: &Feed,
+    options: &WriteOptions,
+    mut out: W,
+) -> Result<(), Error> {
+    out.write_all(feed_to_string(feed, options)?.as_bytes())
+        .map_err(Error::Io)
 }
 
 impl Feed {
@@ -64,18 +72,59 @@ impl Feed {
     ///
     /// let xml = br#"<feed xmlns="http://www.w3.org/2005/Atom"><id>urn:uuid:1</id></feed>"#;
     /// let feed = Feed::from_slice(xml)?;
-    /// assert_eq!(Feed::from_slice(feed.to_xml().as_bytes())?, feed);
+    /// assert_eq!(Feed::from_slice(feed.to_xml()?.as_bytes())?, feed);
     /// # Ok::<(), release_model::Error>(())
     /// ```
-    pub fn to_xml(&self) -> String {
+    ///
+    /// # Errors
+    /// [`Error::Unwritable`] when the model holds what XML cannot.
+    pub fn to_xml(&self) -> Result<String, Error> {
         feed_to_string(self, &WriteOptions::faithful())
     }
 }
 
-fn feed_to_string(feed: &Feed, options: &WriteOptions) -> String {
+fn feed_to_string(feed: &Feed, options: &WriteOptions) -> Result<String, Error> {
     let mut w = Writer::new(feed);
     w.feed(feed, options);
-    w.out
+    check_well_formed(&w.out)?;
+    Ok(w.out)
+}
+
+/// Refuses output that is not well-formed: the writer escapes what needs escaping, so what
+/// is left is what the model holds and XML cannot (a forbidden character, a name that is not
+/// a name). The strict reader decides, with no limits, so a feed the writer emits always
+/// reads back.
+fn check_well_formed(xml: &str) -> Result<(), Error> {
+    if let Some((at, c)) = crate::feed::source::forbidden_char(xml) {
+        let start = (0..=at.saturating_sub(40))
+            .rev()
+            .find(|&i| xml.is_char_boundary(i))
+            .unwrap_or(0);
+        return Err(Error::Unwritable {
+            reason: format!(
+                "U+{:04X} is not a character XML 1.0 allows, after '{}'",
+                u32::from(c),
+                &xml[start..at]
+            ),
+        });
+    }
+    let unlimited = Limits::default()
+        .max_depth(usize::MAX)
+        .max_entries(usize::MAX)
+        .max_text_bytes(usize::MAX)
+        .max_findings(0);
+    match read_feed(
+        xml.as_bytes(),
+        &ReadOptions::strict().with_limits(unlimited),
+    ) {
+        Ok(_) => Ok(()),
+        Err(Error::Malformed {
+            position, message, ..
+        }) => Err(Error::Unwritable {
+            reason: format!("{message} at {position} of the output"),
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 struct Writer {

@@ -44,7 +44,11 @@ fn raw_ampersand_in_attribute_recovers_leniently_and_fails_strictly() {
         "{err}"
     );
     // Rewritten, the '&' is escaped and the feed is well-formed.
-    let again = read_feed(o.feed.to_xml().as_bytes(), &ReadOptions::strict()).expect("well-formed");
+    let again = read_feed(
+        o.feed.to_xml().expect("writable").as_bytes(),
+        &ReadOptions::strict(),
+    )
+    .expect("well-formed");
     assert_eq!(again.feed, o.feed);
 }
 
@@ -106,7 +110,12 @@ fn lengths_with_separators_zero_and_missing() {
     assert_eq!(has(&f, FindingCode::LinkLengthMalformed), 1);
     assert_eq!(has(&f, FindingCode::LinkMissingHash), 2);
     // Separators are not written back: the value is canonical digits.
-    assert!(o.feed.to_xml().contains("length=\"1823821786\""));
+    assert!(
+        o.feed
+            .to_xml()
+            .expect("writable")
+            .contains("length=\"1823821786\"")
+    );
 }
 
 #[test]
@@ -198,7 +207,11 @@ fn namespaces_bind_by_uri_not_prefix() {
     assert_eq!(foreign, ["fhirVersion", "entryNote"]);
     assert_eq!(e.extensions[1].text(), "kept as foreign");
     assert_eq!(has(&f, FindingCode::ExtensionWrongNamespace), 1);
-    let again = read_feed(o.feed.to_xml().as_bytes(), &ReadOptions::strict()).expect("well-formed");
+    let again = read_feed(
+        o.feed.to_xml().expect("writable").as_bytes(),
+        &ReadOptions::strict(),
+    )
+    .expect("well-formed");
     assert_eq!(again.feed, o.feed, "foreign markup round-trips");
 }
 
@@ -388,4 +401,81 @@ fn inputs_the_fuzzer_found_fail_cleanly() {
             }
         }
     }
+}
+
+// XML 1.0 allows no C0 control but tab, LF and CR, and neither U+FFFE nor U+FFFF: strict
+// reading refuses them where they are; lenient reading keeps them and says so, and the
+// writer refuses to write them back rather than emit a feed that is not well-formed.
+#[test]
+fn characters_xml_does_not_allow_are_refused_strictly_reported_leniently_and_never_written() {
+    use release_model::feed::{EntryReader, FindingCode};
+    for bad in ["\u{0}", "\u{1}", "\u{1b}", "\u{FFFE}", "\u{FFFF}"] {
+        let doc = format!(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\">\n<id>urn:uuid:1</id>\n<title>a{bad}b</title></feed>"
+        );
+        let strict = read_feed(doc.as_bytes(), &ReadOptions::strict()).expect_err("strict");
+        let pos = strict.position().expect("located");
+        assert_eq!((pos.line, pos.column), (3, 9), "{bad:?}: {strict}");
+        let lenient = read_feed(doc.as_bytes(), &ReadOptions::lenient()).expect("lenient");
+        assert!(
+            lenient
+                .findings
+                .iter()
+                .any(|f| f.code == FindingCode::XmlForbiddenCharacter),
+            "{bad:?}"
+        );
+        let title = lenient.feed.title.as_ref().map(|t| t.value.clone());
+        assert_eq!(
+            title.as_deref(),
+            Some(format!("a{bad}b").as_str()),
+            "kept as read"
+        );
+        let mut stream = EntryReader::new(doc.as_bytes(), &ReadOptions::lenient()).expect("starts");
+        assert!(stream.by_ref().all(|e| e.is_ok()));
+        assert!(
+            stream
+                .take_findings()
+                .iter()
+                .any(|f| f.code == FindingCode::XmlForbiddenCharacter),
+            "the stream reports it too"
+        );
+        let err = lenient.feed.to_xml().expect_err("cannot be written");
+        assert!(
+            matches!(err, release_model::Error::Unwritable { .. }),
+            "{err}"
+        );
+        let mut out = Vec::new();
+        assert!(
+            release_model::feed::write_feed(
+                &lenient.feed,
+                &release_model::feed::WriteOptions::faithful(),
+                &mut out
+            )
+            .is_err()
+        );
+        assert!(out.is_empty(), "nothing is written");
+    }
+}
+
+// A name with an empty local part (an attribute `zz:`) would be written as `="1"`: the writer
+// refuses it with a typed error instead.
+#[test]
+fn a_name_that_is_not_an_xml_name_is_never_written() {
+    use release_model::feed::{Attribute, Feed, XmlName};
+    let mut feed = Feed::default();
+    feed.attributes.push(Attribute {
+        name: XmlName::new(None, ""),
+        value: "1".into(),
+    });
+    let err = feed.to_xml().expect_err("not a name");
+    assert!(
+        matches!(err, release_model::Error::Unwritable { .. }),
+        "{err}"
+    );
+    let mut fine = Feed::default();
+    fine.attributes.push(Attribute {
+        name: XmlName::new(None, "zz"),
+        value: "1".into(),
+    });
+    assert!(fine.to_xml().expect("writable").contains("zz=\"1\""));
 }

@@ -126,7 +126,7 @@ impl SyndHandler {
                 l.href = href;
             }
         }
-        Some(feed.to_xml().into_bytes())
+        feed.to_xml().ok().map(String::into_bytes)
     }
 }
 
@@ -158,7 +158,8 @@ impl Respond for SyndHandler {
                 if st.feeds.iter().any(|(n, _, _)| *n == name) {
                     return ResponseTemplate::new(409);
                 }
-                let empty = Feed::default().to_xml().into_bytes();
+                // An empty feed always writes.
+                let empty = Feed::default().to_xml().unwrap_or_default().into_bytes();
                 st.feeds.push((name.clone(), title, empty));
                 drop(st);
                 self.publish_feed(&name);

@@ -84,7 +84,11 @@ impl FakeTerminologyServer {
         );
         fake.registry.provide(fake.feed_url(), move || {
             let st = lock(&state);
-            st.running.then(|| feed_xml(&st, &base, &registry))
+            if st.running {
+                feed_xml(&st, &base, &registry)
+            } else {
+                None
+            }
         });
         fake
     }
@@ -218,7 +222,9 @@ impl FakeTerminologyServer {
     }
 }
 
-fn feed_xml(st: &State, base: &str, registry: &Registry) -> Vec<u8> {
+/// The server's feed; `None` when its resources hold what XML cannot (the feed endpoint then
+/// answers 500, as a server that fails to write it would).
+fn feed_xml(st: &State, base: &str, registry: &Registry) -> Option<Vec<u8>> {
     let mut feed = Feed::default();
     feed.id = Some(AtomId::new(format!("urn:fake:{base}")));
     feed.title = Some(Text::plain("Fake terminology server"));
@@ -262,7 +268,7 @@ fn feed_xml(st: &State, base: &str, registry: &Registry) -> Vec<u8> {
     })
     .ok()
     .map(Checked::Valid);
-    feed.to_xml().into_bytes()
+    feed.to_xml().ok().map(String::into_bytes)
 }
 
 /// Loads every FHIR resource the preload feeds offer, with the server's update semantics.
@@ -400,7 +406,10 @@ impl Respond for Handler {
         }
         match (method, path.as_slice()) {
             ("GET", ["synd", "syndication.xml"]) => {
-                ResponseTemplate::new(200).set_body_raw(feed_xml(&st, &self.base, &self.registry), "application/atom+xml")
+                match feed_xml(&st, &self.base, &self.registry) {
+                    Some(xml) => ResponseTemplate::new(200).set_body_raw(xml, "application/atom+xml"),
+                    None => ResponseTemplate::new(500).set_body_string("the feed cannot be written"),
+                }
             }
             ("POST", ["synd", "redoPreload"]) => {
                 preload(&mut st, &self.registry);

@@ -154,6 +154,25 @@ impl<S: TokenSource> Parser<S> {
         }
     }
 
+    /// A character XML 1.0 does not allow: an error in strict mode; in lenient mode a
+    /// finding, and the character is kept as read.
+    fn forbidden_char(&mut self, offset: u64, c: char) -> Result<(), Error> {
+        let message = format!("U+{:04X} is not a character XML 1.0 allows", u32::from(c));
+        if self.mode == Mode::Strict {
+            return Err(self.malformed(
+                offset,
+                message,
+                Some("a character XML allows (tab, LF, CR, or U+0020 and above, but not U+FFFE or U+FFFF)".into()),
+            ));
+        }
+        self.finding(
+            FindingCode::XmlForbiddenCharacter,
+            Some(offset),
+            format!("{message}; kept as read, but a writer cannot write it back"),
+        );
+        Ok(())
+    }
+
     pub(super) fn fail(&mut self, fail: Fail) -> Error {
         let (offset, message, expected) = match fail {
             Fail::Source(SourceError::Io(e)) => return Error::Io(e),
@@ -298,6 +317,9 @@ impl<S: TokenSource> Parser<S> {
                 },
             };
             self.flush_notes();
+            if let Some((offset, c)) = self.src.take_forbidden() {
+                self.forbidden_char(offset, c)?;
+            }
             match result {
                 Err(f) => return Err(self.fail(f)),
                 Ok(None) => continue,
