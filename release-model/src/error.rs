@@ -31,6 +31,8 @@ pub enum Limit {
     Entries,
     /// Bytes of character data in one element or attribute.
     TextSize,
+    /// Namespace declarations in scope at once.
+    NamespaceDeclarations,
 }
 
 impl fmt::Display for Limit {
@@ -39,6 +41,7 @@ impl fmt::Display for Limit {
             Limit::Depth => "nesting depth",
             Limit::Entries => "entry count",
             Limit::TextSize => "text size",
+            Limit::NamespaceDeclarations => "namespace declarations in scope",
         })
     }
 }

@@ -479,3 +479,58 @@ fn a_name_that_is_not_an_xml_name_is_never_written() {
     });
     assert!(fine.to_xml().expect("writable").contains("zz=\"1\""));
 }
+
+// Namespace declarations are bounded, and past a handful a prefix is found through an index:
+// shadowing and scope still hold there.
+#[test]
+fn many_namespace_declarations_are_bounded_and_still_resolve_by_scope() {
+    use release_model::feed::{Limits, ReadOptions};
+    let decls = |n: usize| {
+        (0..n)
+            .map(|i| format!(" xmlns:p{i}=\"urn:ns:{i}\""))
+            .collect::<String>()
+    };
+    let doc = format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"{}><id>urn:uuid:1</id></feed>",
+        decls(2000)
+    );
+    let err = read_feed(doc.as_bytes(), &ReadOptions::lenient()).expect_err("over the limit");
+    assert!(
+        matches!(
+            err,
+            release_model::Error::LimitExceeded {
+                limit: release_model::Limit::NamespaceDeclarations,
+                max: 1024,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Under a raised limit, 100 declarations (past the scan) resolve by URI, an inner
+    // declaration shadows an outer one for its element only.
+    let doc = format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"{}><id>urn:uuid:1</id>\
+         <p7:a/><x xmlns:p7=\"urn:inner\"><p7:b/></x><p7:c/><p99:d/></feed>",
+        decls(100)
+    );
+    let options =
+        ReadOptions::strict().with_limits(Limits::default().max_namespace_declarations(200));
+    let feed = read_feed(doc.as_bytes(), &options).expect("reads").feed;
+    let names: Vec<(Option<String>, String)> = feed
+        .extensions
+        .iter()
+        .map(|e| (e.name.namespace.clone(), e.name.local.clone()))
+        .collect();
+    assert_eq!(names[0], (Some("urn:ns:7".into()), "a".into()));
+    let inner = match &feed.extensions[1].children[0] {
+        release_model::feed::Node::Element(e) => e.name.namespace.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(inner.as_deref(), Some("urn:inner"));
+    assert_eq!(
+        names[2],
+        (Some("urn:ns:7".into()), "c".into()),
+        "the inner scope has ended"
+    );
+    assert_eq!(names[3], (Some("urn:ns:99".into()), "d".into()));
+}

@@ -74,7 +74,9 @@ impl Markup {
             let mut uri = String::new();
             unescape_attr(&attrs[span.value.clone()], mode, offset, notes, &mut uri)?;
             if prefix != "xml" {
-                self.ns.bind(prefix, &uri, depth);
+                self.ns
+                    .bind(prefix, &uri, depth)
+                    .map_err(|max| Fail::Limit(Limit::NamespaceDeclarations, max as u64, offset))?;
             }
         }
 
@@ -196,6 +198,13 @@ impl Markup {
 }
 
 impl Markup {
+    /// Start-tag state allowing at most `max` namespace declarations in scope.
+    pub(super) fn with_namespace_limit(max: usize) -> Self {
+        let mut m = Self::default();
+        m.ns.max = max;
+        m
+    }
+
     /// Takes back an emptied attribute list for reuse.
     pub(super) fn recycle(&mut self, mut attrs: Vec<RawAttr>) {
         const SPARE: usize = 4;

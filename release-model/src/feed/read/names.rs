@@ -50,27 +50,49 @@ pub(super) enum Resolved<'a> {
     Unknown,
 }
 
-/// The namespace declarations in scope, innermost last. Feeds declare a handful, nearly
-/// always on the root, so a list searched from the end beats a map.
+/// Declarations in scope up to which a prefix is found by a scan from the innermost: feeds
+/// declare a handful, nearly always on the root, where a scan beats hashing the prefix.
+const SCANNED: usize = 16;
+
+/// The namespace declarations in scope, innermost last, bounded in number. Past [`SCANNED`]
+/// declarations a prefix is found through an index, so resolving a name costs the same
+/// however many a hostile document declares.
 #[derive(Default)]
 pub(super) struct Namespaces {
     bindings: Vec<Binding>,
+    /// For each prefix, the positions in `bindings` that declare it, innermost last.
+    index: std::collections::HashMap<Box<str>, Vec<usize>>,
+    /// The most declarations in scope at once.
+    pub(super) max: usize,
 }
 
 impl Namespaces {
-    pub(super) fn bind(&mut self, prefix: &str, uri: &str, depth: usize) {
+    /// Declares `prefix` at `depth`; the error is the limit, when it is reached.
+    pub(super) fn bind(&mut self, prefix: &str, uri: &str, depth: usize) -> Result<(), usize> {
+        if self.bindings.len() >= self.max {
+            return Err(self.max);
+        }
+        self.index
+            .entry(prefix.into())
+            .or_default()
+            .push(self.bindings.len());
         self.bindings.push(Binding {
             prefix: prefix.into(),
             uri: uri.into(),
             kind: ns_kind(uri),
             depth,
         });
+        Ok(())
     }
 
     /// Drops the declarations of the element at `depth`, which has ended.
     pub(super) fn end(&mut self, depth: usize) {
         while self.bindings.last().is_some_and(|b| b.depth >= depth) {
-            self.bindings.pop();
+            if let Some(b) = self.bindings.pop()
+                && let Some(stack) = self.index.get_mut(&b.prefix)
+            {
+                stack.pop();
+            }
         }
     }
 
@@ -80,7 +102,15 @@ impl Namespaces {
             Some(p) => p,
             None => "",
         };
-        match self.bindings.iter().rev().find(|b| same(&b.prefix, wanted)) {
+        let found = if self.bindings.len() <= SCANNED {
+            self.bindings.iter().rev().find(|b| same(&b.prefix, wanted))
+        } else {
+            self.index
+                .get(wanted)
+                .and_then(|stack| stack.last())
+                .and_then(|&i| self.bindings.get(i))
+        };
+        match found {
             Some(b) if !b.uri.is_empty() => Resolved::Bound(&b.uri, b.kind),
             _ if prefix.is_none() => Resolved::Unbound,
             _ => Resolved::Unknown,

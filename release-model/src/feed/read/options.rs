@@ -38,6 +38,8 @@ pub struct Limits {
     pub max_text_bytes: usize,
     /// Most findings kept; further ones are counted, not kept, so memory stays bounded.
     pub max_findings: usize,
+    /// Most namespace declarations in scope at once (real feeds declare a handful).
+    pub max_namespace_declarations: usize,
 }
 
 impl Default for Limits {
@@ -47,6 +49,7 @@ impl Default for Limits {
             max_entries: 1_000_000,
             max_text_bytes: 16 << 20,
             max_findings: 10_000,
+            max_namespace_declarations: 1024,
         }
     }
 }
@@ -67,6 +70,12 @@ impl Limits {
     /// Sets the most bytes of character data in one element or attribute.
     pub fn max_text_bytes(mut self, n: usize) -> Self {
         self.max_text_bytes = n;
+        self
+    }
+
+    /// Sets the most namespace declarations in scope at once.
+    pub fn max_namespace_declarations(mut self, n: usize) -> Self {
+        self.max_namespace_declarations = n;
         self
     }
 

@@ -88,7 +88,7 @@ impl<S: TokenSource> Parser<S> {
             entry_index: None,
             legacy_reported: false,
             notes: Vec::new(),
-            markup: Markup::default(),
+            markup: Markup::with_namespace_limit(options.limits.max_namespace_declarations),
             pending_end: false,
             text: String::new(),
         }
