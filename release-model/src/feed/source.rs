@@ -86,10 +86,11 @@ const BOM: &str = "\u{feff}";
 pub(crate) fn forbidden_char(s: &str) -> Option<(usize, char)> {
     // A look at every byte without an early exit, which the compiler vectorises, rules most
     // documents out; U+FFFE and U+FFFF both start with 0xEF.
-    let suspect = s.bytes().fold(false, |any, b| {
-        any | (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) | (b == 0xEF)
+    let suspect = s.bytes().fold(0u8, |any, b| {
+        let control = (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r');
+        any | u8::from(control | (b == 0xEF))
     });
-    if !suspect {
+    if suspect == 0 {
         return None;
     }
     s.char_indices().find(|&(_, c)| {

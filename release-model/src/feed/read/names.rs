@@ -85,8 +85,16 @@ impl Namespaces {
         Ok(())
     }
 
-    /// Drops the declarations of the element at `depth`, which has ended.
+    /// Drops the declarations of the element at `depth`, which has ended. Called at every
+    /// end tag, nearly always with nothing to drop.
+    #[inline]
     pub(super) fn end(&mut self, depth: usize) {
+        if self.bindings.last().is_some_and(|b| b.depth >= depth) {
+            self.drop_from(depth);
+        }
+    }
+
+    fn drop_from(&mut self, depth: usize) {
         while self.bindings.last().is_some_and(|b| b.depth >= depth) {
             if let Some(b) = self.bindings.pop()
                 && let Some(stack) = self.index.get_mut(&b.prefix)
@@ -96,6 +104,7 @@ impl Namespaces {
         }
     }
 
+    #[inline]
     pub(super) fn resolve(&self, prefix: Option<&str>) -> Resolved<'_> {
         let wanted = match prefix {
             Some("xml") => return Resolved::Bound(ns::XML, NsKind::Xml),
