@@ -534,3 +534,29 @@ fn many_namespace_declarations_are_bounded_and_still_resolve_by_scope() {
     );
     assert_eq!(names[3], (Some("urn:ns:99".into()), "d".into()));
 }
+
+// Found by the fuzz target: an attribute whose prefix is not declared is read as the
+// unprefixed name (so `octs:sha256Hash` is the SCT README's unprefixed hash), which is what the
+// writer can write back: a rewrite reads back as the same feed, and means the same.
+#[test]
+fn an_undeclared_attribute_prefix_reads_as_the_unprefixed_name_and_round_trips() {
+    use release_model::feed::FindingCode;
+    let hash = "8130cc90b38e8608380dd80e3b94740584270da5ae79f58d1a5281ac80809095";
+    let doc = format!(
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\"><id>urn:uuid:1</id><entry><id>urn:uuid:2</id>\
+         <link rel=\"alternate\" href=\"https://example.org/a.zip\" octs:sha256Hash=\"{hash}\" sct:md5Hash=\"0290ad7f6e431063166afd91cd2b8c37\"/>\
+         </entry></feed>"
+    );
+    let o = read_feed(doc.as_bytes(), &ReadOptions::lenient()).expect("lenient");
+    let codes: Vec<FindingCode> = o.findings.iter().map(|f| f.code).collect();
+    assert!(codes.contains(&FindingCode::XmlUnknownPrefix), "{codes:?}");
+    let link = &o.feed.entries[0].links[0];
+    assert_eq!(link.sha256().map(|h| h.as_str()), Some(hash));
+    assert!(link.md5().is_some());
+    let again = read_feed(
+        o.feed.to_xml().expect("writable").as_bytes(),
+        &ReadOptions::strict(),
+    )
+    .expect("well-formed");
+    assert_eq!(again.feed, o.feed);
+}

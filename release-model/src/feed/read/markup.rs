@@ -171,7 +171,10 @@ impl Markup {
                             ),
                             offset,
                         });
-                        (NsKind::Other, None)
+                        // Read exactly as the unprefixed name, which is what the writer can
+                        // write back: `x:sha256Hash` unbound is the unprefixed `sha256Hash`,
+                        // so a rewrite cannot change what it means.
+                        (NsKind::None, None)
                     }
                 },
             };
