@@ -560,3 +560,23 @@ fn an_undeclared_attribute_prefix_reads_as_the_unprefixed_name_and_round_trips()
     .expect("well-formed");
     assert_eq!(again.feed, o.feed);
 }
+
+// Found by the fuzz target: `:ncts` has an empty prefix, which must not stand for the default
+// namespace; the name is kept whole, and the feed round-trips.
+#[test]
+fn a_name_with_an_empty_prefix_is_not_in_the_default_namespace() {
+    let doc =
+        "<feed xmlns=\"http://www.w3.org/2005/Atom\" :ncts=\"urn:x\"><id>urn:uuid:1</id></feed>";
+    let o = read_feed(doc.as_bytes(), &ReadOptions::lenient()).expect("lenient");
+    let a = &o.feed.attributes[0];
+    assert_eq!(
+        (a.name.namespace.as_deref(), a.name.local.as_str()),
+        (None, ":ncts")
+    );
+    let again = read_feed(
+        o.feed.to_xml().expect("writable").as_bytes(),
+        &ReadOptions::lenient(),
+    )
+    .expect("reads back");
+    assert_eq!(again.feed, o.feed);
+}

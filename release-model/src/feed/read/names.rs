@@ -136,11 +136,14 @@ pub(super) fn declared_prefix(name: &str) -> Option<&str> {
     }
 }
 
+/// The prefix and local part of a name. A colon with nothing before it or after it splits
+/// nothing (`:x` and `x:` are not qualified names): the whole name is the local part, so an
+/// empty prefix never stands for the default namespace.
 pub(super) fn split_qname(qname: &str) -> (Option<&str>, &str) {
     // Names are a few bytes: a plain scan beats a call into `memchr`.
     match qname.bytes().position(|b| b == b':') {
-        Some(i) => (Some(&qname[..i]), &qname[i + 1..]),
-        None => (None, qname),
+        Some(i) if i > 0 && i + 1 < qname.len() => (Some(&qname[..i]), &qname[i + 1..]),
+        _ => (None, qname),
     }
 }
 
