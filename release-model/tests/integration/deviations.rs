@@ -580,3 +580,22 @@ fn a_name_with_an_empty_prefix_is_not_in_the_default_namespace() {
     .expect("reads back");
     assert_eq!(again.feed, o.feed);
 }
+
+// Found by the fuzz target: `xx:xmlns:onto` (two colons, the prefix undeclared) is not a
+// qualified name; kept whole it is written back as itself, never as a namespace declaration.
+#[test]
+fn a_name_with_two_colons_is_kept_whole_and_never_becomes_a_declaration() {
+    let doc = "<feed xmlns=\"http://www.w3.org/2005/Atom\" xx:xmlns:onto=\"urn:x\"><id>urn:uuid:1</id></feed>";
+    let o = read_feed(doc.as_bytes(), &ReadOptions::lenient()).expect("lenient");
+    let a = &o.feed.attributes[0];
+    assert_eq!(
+        (a.name.namespace.as_deref(), a.name.local.as_str()),
+        (None, "xx:xmlns:onto")
+    );
+    let again = read_feed(
+        o.feed.to_xml().expect("writable").as_bytes(),
+        &ReadOptions::lenient(),
+    )
+    .expect("reads back");
+    assert_eq!(again.feed, o.feed);
+}

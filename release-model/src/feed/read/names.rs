@@ -136,13 +136,17 @@ pub(super) fn declared_prefix(name: &str) -> Option<&str> {
     }
 }
 
-/// The prefix and local part of a name. A colon with nothing before it or after it splits
-/// nothing (`:x` and `x:` are not qualified names): the whole name is the local part, so an
-/// empty prefix never stands for the default namespace.
+/// The prefix and local part of a name. Only a qualified name splits: one colon, with
+/// something before and after it. `:x`, `x:` and `a:b:c` are kept whole as the local part, so
+/// an empty prefix never stands for the default namespace, and a name never gains a prefix
+/// (or becomes a namespace declaration) when it is written back.
 pub(super) fn split_qname(qname: &str) -> (Option<&str>, &str) {
     // Names are a few bytes: a plain scan beats a call into `memchr`.
-    match qname.bytes().position(|b| b == b':') {
-        Some(i) if i > 0 && i + 1 < qname.len() => (Some(&qname[..i]), &qname[i + 1..]),
+    let b = qname.as_bytes();
+    match b.iter().position(|&c| c == b':') {
+        Some(i) if i > 0 && i + 1 < b.len() && !b[i + 1..].contains(&b':') => {
+            (Some(&qname[..i]), &qname[i + 1..])
+        }
         _ => (None, qname),
     }
 }
