@@ -323,20 +323,14 @@ impl World {
         let downloader =
             Downloader::new(Arc::clone(&self.tokens), ClientOptions::for_local_testing())
                 .map_err(fail("downloader"))?;
-        let dir = std::env::temp_dir().join(format!("synd-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let checks = downloader.verify_artefacts(candidate, &dir).await;
-        let _ = std::fs::remove_dir_all(&dir);
+        let checks = verify_candidate(&downloader, candidate).await?;
         if let Some(bad) = checks.iter().find_map(|c| c.result.as_ref().err()) {
             say!(out, "  STOPPED SAFELY before the release: {bad}");
             if let Some(fix) = repair.take() {
                 fix();
             }
             say!(out, "  the artefact was republished intact; checking again");
-            let dir = std::env::temp_dir().join(format!("synd-demo-{}-again", std::process::id()));
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let again = downloader.verify_artefacts(candidate, &dir).await;
-            let _ = std::fs::remove_dir_all(&dir);
+            let again = verify_candidate(&downloader, candidate).await?;
             if let Some(still) = again.iter().find_map(|c| c.result.as_ref().err()) {
                 return Err(format!("artefacts still fail verification: {still}"));
             }
@@ -420,6 +414,21 @@ impl World {
         }
         Ok(())
     }
+}
+
+/// Downloads and verifies every artefact of `candidate` into a temporary folder, which is
+/// removed afterwards.
+async fn verify_candidate(
+    downloader: &Downloader,
+    candidate: &release_model::feed::Feed,
+) -> Result<Vec<syndication_client::ArtefactCheck>, Failure> {
+    static RUN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("synd-demo-{}-{run}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let checks = downloader.verify_artefacts(candidate, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(checks)
 }
 
 async fn demo(inject: Option<Fault>, out: &mut dyn Write) -> Result<i32, Failure> {

@@ -10,7 +10,7 @@ use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, Scope, TokenResponse, TokenUrl};
 use tracing::Instrument;
 
-use crate::error::{Error, ShownUrl};
+use crate::error::Error;
 use crate::secret::{AccessToken, ClientSecret};
 
 /// Where requests get their bearer token.
@@ -189,7 +189,7 @@ pub struct ClientCredentials {
 impl fmt::Debug for ClientCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientCredentials")
-            .field("token_url", &shown_token_url(&self.config.token_url))
+            .field("token_url", &crate::error::shown(&self.config.token_url))
             .field("client_id", &self.config.client_id)
             .field("client_secret", &self.config.client_secret)
             .field("scopes", &self.config.scopes)
@@ -267,7 +267,7 @@ impl ClientCredentials {
         }
         self.requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let shown = shown_token_url(&c.token_url);
+        let shown = crate::error::shown(&c.token_url);
         let span = tracing::info_span!("token", url = %shown, client_id = %c.client_id);
         let started = self.clock.now();
         // The HTTP status of the answer, so that an error can say it (an identity provider's
@@ -309,15 +309,6 @@ impl ClientCredentials {
 
 /// Tokens are renewed at least this often, whatever lifetime the server claims.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// The token URL as errors, logs and `Debug` show it: without user information or secret query
-/// values.
-fn shown_token_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(u) => ShownUrl(&u).to_string(),
-        Err(_) => "(a token URL that does not parse)".to_owned(),
-    }
-}
 
 fn token_error<RE: std::error::Error + 'static>(
     shown_url: &str,

@@ -155,9 +155,7 @@ impl Downloader {
             && link.md5().is_none()
         {
             return Err(Error::NothingToVerify {
-                url: reqwest::Url::parse(&link.href)
-                    .map(|u| ShownUrl(&u).to_string())
-                    .unwrap_or_else(|_| "(an href that does not parse)".into()),
+                url: crate::error::shown(&link.href),
             });
         }
         remove_stale_parts(dir, &name).await;

@@ -261,6 +261,14 @@ impl fmt::Display for ShownUrl<'_> {
     }
 }
 
+/// A URL given as text, as errors and logs show it (see [`ShownUrl`]).
+pub(crate) fn shown(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => ShownUrl(&u).to_string(),
+        Err(_) => "(a URL that does not parse)".to_owned(),
+    }
+}
+
 /// The first part of a response body, for error messages, with anything that looks like a
 /// credential removed: a server may echo the request's `Authorization` header, and a token
 /// response that does not parse still carries its token.

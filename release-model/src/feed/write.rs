@@ -96,10 +96,11 @@ fn feed_to_string(feed: &Feed, options: &WriteOptions) -> Result<String, Error> 
 /// reads back.
 fn check_well_formed(xml: &str) -> Result<(), Error> {
     if let Some((at, c)) = crate::feed::source::forbidden_char(xml) {
-        let start = (0..=at.saturating_sub(40))
-            .rev()
-            .find(|&i| xml.is_char_boundary(i))
-            .unwrap_or(0);
+        // Up to 40 bytes before it, from a character's start (offset 0 always is one).
+        let mut start = at.saturating_sub(40);
+        while !xml.is_char_boundary(start) {
+            start -= 1;
+        }
         return Err(Error::Unwritable {
             reason: format!(
                 "U+{:04X} is not a character XML 1.0 allows, after '{}'",
