@@ -214,6 +214,19 @@ async fn the_fake_loads_an_edition_as_one_version_of_the_snomed_code_system() {
         .await
         .expect_err("nothing left to delete");
     assert_eq!(again.status(), Some(404), "{again}");
+    // A read-only instance refuses it, as it refuses every write.
+    c.redo_preload().await.expect("preloads again");
+    tx.set_read_only(true);
+    let refused = c
+        .delete_code_system("http://snomed.info/sct", VERSION)
+        .await
+        .expect_err("read-only");
+    assert_eq!(refused.status(), Some(405), "{refused}");
+    assert!(
+        c.has_canonical("CodeSystem", "http://snomed.info/sct", VERSION)
+            .await
+            .expect("search")
+    );
 }
 
 #[tokio::test]

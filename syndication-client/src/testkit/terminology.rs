@@ -40,7 +40,9 @@ struct State {
 /// - `POST /api/deleteCodeSystem` removes such a version; for a version it does not hold it
 ///   answers 404 (unconfirmed: the API documents only success);
 /// - a bearer token it cannot validate is refused with 401, never read as anonymous;
-/// - a read-only instance refuses writes with 405.
+/// - a read-only instance refuses writes with 405, `deleteCodeSystem` included (whether
+///   Ontoserver's read-only mode covers its administration API is unconfirmed; the fake takes
+///   the stricter answer).
 #[derive(Debug)]
 pub struct FakeTerminologyServer {
     server: MockServer,
@@ -426,6 +428,9 @@ impl Respond for Handler {
                 }
                 ResponseTemplate::new(200)
             }
+            ("GET", ["fhir", "metadata"]) => ResponseTemplate::new(200)
+                .set_body_json(json!({"resourceType": "CapabilityStatement", "software": {"name": "fake", "version": "0.0.0"}})),
+            _ if write && st.read_only => ResponseTemplate::new(405).set_body_string("read-only"),
             ("POST", ["api", "deleteCodeSystem"]) => {
                 let (Some(cs), Some(version)) = (query(req, "codeSystemId"), query(req, "codeSystemVersion")) else {
                     return ResponseTemplate::new(400).set_body_string("codeSystemId and codeSystemVersion are required");
@@ -441,9 +446,6 @@ impl Respond for Handler {
                     ResponseTemplate::new(200)
                 }
             }
-            ("GET", ["fhir", "metadata"]) => ResponseTemplate::new(200)
-                .set_body_json(json!({"resourceType": "CapabilityStatement", "software": {"name": "fake", "version": "0.0.0"}})),
-            _ if write && st.read_only => ResponseTemplate::new(405).set_body_string("read-only"),
             ("GET", ["fhir", t]) => {
                 let (url, version) = (query(req, "url"), query(req, "version"));
                 let entries: Vec<Value> = st
