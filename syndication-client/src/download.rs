@@ -345,20 +345,31 @@ impl Downloader {
 /// opened for syncing).
 async fn sync_dir(dir: &Path) -> std::io::Result<()> {
     let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || match File::open(&dir) {
+    tokio::task::spawn_blocking(move || sync_dir_blocking(&dir))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// [`sync_dir`] on the calling thread.
+pub(crate) fn sync_dir_blocking(dir: &Path) -> std::io::Result<()> {
+    match File::open(dir) {
         Ok(d) => d.sync_all(),
         // Windows cannot open a folder as a file; its renames are durable as they are.
         Err(_) if cfg!(windows) => Ok(()),
         Err(e) => Err(e),
-    })
-    .await
-    .map_err(std::io::Error::other)?
+    }
 }
 
 /// Removes the temporary files of earlier downloads to `name` whose process is gone (killed
-/// mid-download): `.{name}.{pid}.{serial}.part`. Where it cannot tell whether a process runs
-/// (no `/proc`), it leaves them.
+/// mid-download): `.{name}.{pid}.{serial}.part`.
 async fn remove_stale_parts(dir: &Path, name: &str) {
+    remove_stale_temporaries(dir, name, ".part").await;
+}
+
+/// Removes temporary files `.{name}.{pid}[.…]{suffix}` left in `dir` by processes that are
+/// gone (killed while writing). Where it cannot tell whether a process runs (no `/proc`), it
+/// leaves them.
+pub(crate) async fn remove_stale_temporaries(dir: &Path, name: &str, suffix: &str) {
     let Ok(mut listing) = tokio::fs::read_dir(dir).await else {
         return;
     };
@@ -376,7 +387,7 @@ async fn remove_stale_parts(dir: &Path, name: &str) {
         let Some(rest) = file
             .to_str()
             .and_then(|f| f.strip_prefix(&prefix))
-            .and_then(|f| f.strip_suffix(".part"))
+            .and_then(|f| f.strip_suffix(suffix))
         else {
             continue;
         };

@@ -162,6 +162,29 @@ pub enum Error {
         /// This plan's fingerprint.
         plan: String,
     },
+    /// A journal that does not fit the plan it is resumed with, or is not a journal: resuming
+    /// from it could skip steps that were never done.
+    #[error("the journal cannot be resumed: {reason}")]
+    JournalInvalid {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A step started in a run that died before it ended, and whether it took effect cannot
+    /// be observed: check the instance, then record what you found with
+    /// `Journal::mark_done` or `Journal::mark_not_done` and resume.
+    #[error(
+        "step {step} ({action} on {instance}) was interrupted in an earlier run and {reason}: check the instance, mark the step done or not done in the journal, and resume"
+    )]
+    Unreconciled {
+        /// The step's number, from 1.
+        step: usize,
+        /// The instance.
+        instance: InstanceName,
+        /// The action's name.
+        action: &'static str,
+        /// Why it cannot be reconciled.
+        reason: String,
+    },
     /// A feed could not be read.
     #[error("{url}: {source}")]
     Feed {

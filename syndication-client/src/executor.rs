@@ -11,13 +11,12 @@ use fhir_security_labels::ReadGrant;
 use release_model::deployment::{BaseUrl, Deployment, InstanceName};
 use release_model::plan::{Action, Capabilities, Expectation, Plan, Step};
 use release_model::resource::ResourceType;
-use serde::{Deserialize, Serialize};
-use sha2::Digest;
 use tracing::Instrument;
 
 use crate::auth::TokenSource;
 use crate::error::Error;
 use crate::http::ClientOptions;
+use crate::journal::{Journal, JournalStore, Outcome, Record, Resume, fingerprint};
 use crate::terminology::TerminologyClient;
 
 /// The platform a deployment runs on: what the executor cannot do through a server's API.
@@ -80,6 +79,14 @@ pub trait Infrastructure: Send + Sync {
     async fn recreate_container(&self, instance: &InstanceName) -> Result<(), Error> {
         not_supported("recreate-container", instance)
     }
+    /// Whether an instance's storage is in the state `wipe` leaves it in (disk empty, schema
+    /// empty, container new). Asked only when a run died during that wipe, to decide whether
+    /// the resumed run must do it again; without an answer the run stops and asks the
+    /// operator ([`Error::Unreconciled`]) rather than repeat a destructive step blindly.
+    async fn is_wiped(&self, instance: &InstanceName, wipe: Wipe) -> Result<bool, Error> {
+        let _ = wipe;
+        not_supported("is-wiped", instance)
+    }
     /// Sets `atom.preload.feedLocation`.
     async fn set_preload_feed(&self, instance: &InstanceName, url: &str) -> Result<(), Error> {
         let _ = url;
@@ -104,6 +111,18 @@ pub trait Infrastructure: Send + Sync {
                 .join(", "),
         })
     }
+}
+
+/// A destructive storage step, as [`Infrastructure::is_wiped`] is asked about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Wipe {
+    /// The instance's disk was cleared.
+    Disk,
+    /// The instance's database schema was dropped and recreated.
+    Schema,
+    /// The instance's container was recreated (transient storage).
+    Container,
 }
 
 fn not_supported<T>(operation: &'static str, instance: &InstanceName) -> Result<T, Error> {
@@ -154,68 +173,6 @@ impl WaitPolicy {
     }
 }
 
-/// What happened to one step.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum Outcome {
-    /// The step was carried out.
-    Done,
-    /// The step failed with this message; the run stopped there.
-    Failed {
-        /// The error.
-        message: String,
-    },
-}
-
-/// One step's record in the journal.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Record {
-    /// The step's number: 1 for the plan's first step, as runbooks and dry runs number them.
-    pub step: usize,
-    /// The instance.
-    pub instance: InstanceName,
-    /// The action's name.
-    pub action: String,
-    /// What happened.
-    #[serde(flatten)]
-    pub outcome: Outcome,
-}
-
-/// The record of a run: which steps of which plan are done. Serialise it between runs; a run
-/// given a journal resumes after its last completed step.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Journal {
-    /// The fingerprint of the plan this journal belongs to (empty before the first run).
-    pub plan: String,
-    /// How many steps are done, in order: the run resumes at step `completed + 1`.
-    pub completed: usize,
-    /// Every attempt, failures included.
-    pub records: Vec<Record>,
-}
-
-impl Journal {
-    /// An empty journal.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Whether every step of `plan` is done.
-    pub fn is_finished(&self, plan: &Plan) -> bool {
-        self.plan == fingerprint(plan) && self.completed == plan.steps.len()
-    }
-}
-
-/// The first 16 hex digits of the SHA-256 of the plan's steps as JSON: what the plan does,
-/// not its prose, so a plan made again with other rationale or warnings resumes its journal.
-fn fingerprint(plan: &Plan) -> String {
-    let json = serde_json::to_vec(&plan.steps).unwrap_or_default();
-    let digest = release_model::feed::Sha256::from_digest(sha2::Sha256::digest(&json).into());
-    digest.as_str()[..16].to_owned()
-}
-
 /// Progress reported during a run. Steps are numbered from 1, as runbooks number them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -233,6 +190,13 @@ pub enum Event {
     Skipped {
         /// Its number.
         step: usize,
+    },
+    /// A step that started in a run that died before it ended was checked on the instance.
+    Reconciled {
+        /// Its number.
+        step: usize,
+        /// Whether it had taken effect: `true` means it is not done again.
+        done: bool,
     },
     /// A verification or wait is still not satisfied and will be checked again.
     Waiting {
@@ -259,6 +223,14 @@ impl std::fmt::Display for Event {
                 action,
             } => write!(f, "step {step}: {action} on {instance}"),
             Event::Skipped { step } => write!(f, "step {step}: done in an earlier run"),
+            Event::Reconciled { step, done: true } => write!(
+                f,
+                "step {step}: interrupted in an earlier run; it had taken effect, not repeated"
+            ),
+            Event::Reconciled { step, done: false } => write!(
+                f,
+                "step {step}: interrupted in an earlier run; it had not taken effect, doing it again"
+            ),
             Event::Waiting {
                 step,
                 attempt,
@@ -350,72 +322,163 @@ impl Executor {
             .collect()
     }
 
-    /// Runs `plan`, resuming after the steps `journal` records as done, recording each step.
+    /// Runs `plan`, resuming after the steps the journal in `store` records as done, and
+    /// saving the journal after every change: a `started` record before each step acts and
+    /// its outcome after. A step that started in a run that died before its outcome was saved
+    /// is reconciled by observing the instance, never repeated blindly: a delete whose target
+    /// is gone is done, a wipe is done again only when the platform says the storage was not
+    /// wiped ([`Infrastructure::is_wiped`]).
     ///
     /// # Errors
     /// [`Error::Step`] naming the step, instance and cause when one fails (the journal then
     /// records everything done before it); [`Error::JournalMismatch`] when the journal belongs
-    /// to another plan.
+    /// to another plan and [`Error::JournalInvalid`] when it does not fit this one;
+    /// [`Error::Unreconciled`] when an interrupted step cannot be checked (settle it with
+    /// [`Journal::mark_done`] or [`Journal::mark_not_done`]); the store's error when a save
+    /// fails (the run stops: no step acts unless its start is saved).
     pub async fn run(
         &mut self,
         plan: &Plan,
-        journal: &mut Journal,
+        store: &mut (impl JournalStore + ?Sized),
         mut events: impl FnMut(Event) + Send,
     ) -> Result<(), Error> {
-        let fp = fingerprint(plan);
+        let mut journal = store.load().await?;
+        let resume = journal.check(plan)?;
         if journal.plan.is_empty() {
-            journal.plan = fp.clone();
-        } else if journal.plan != fp {
-            return Err(Error::JournalMismatch {
-                journal: journal.plan.clone(),
-                plan: fp,
-            });
+            journal.plan = fingerprint(plan);
         }
-        for (i, step) in plan.steps.iter().enumerate() {
+        // Instances created by an earlier run are reached where they were created.
+        for (name, url) in journal.created().collect::<Vec<_>>() {
+            let c = TerminologyClient::new(&url, Arc::clone(&self.tokens), self.options.clone())?;
+            self.clients.insert(name, Arc::new(c));
+        }
+        let first = match resume {
+            Resume::Finished => {
+                for number in 1..=plan.steps.len() {
+                    events(Event::Skipped { step: number });
+                }
+                return Ok(());
+            }
+            Resume::Fresh(n) | Resume::Interrupted(n) => n,
+        };
+        for number in 1..first {
+            events(Event::Skipped { step: number });
+        }
+        for (i, step) in plan.steps.iter().enumerate().skip(first - 1) {
             // Steps are numbered from 1 everywhere a person reads them: runbooks, dry runs,
             // events, the journal and errors.
             let number = i + 1;
-            if i < journal.completed {
-                events(Event::Skipped { step: number });
-                continue;
+            let name = step.action.name();
+            let fail = |e: Error| Error::Step {
+                step: number,
+                instance: step.instance.clone(),
+                action: name,
+                source: Box::new(e),
+            };
+            if resume == Resume::Interrupted(number) {
+                let done = self.reconcile(number, step).await.map_err(|e| match e {
+                    // It names the step already, and says what the operator can do.
+                    e @ Error::Unreconciled { .. } => e,
+                    e => fail(e),
+                })?;
+                events(Event::Reconciled { step: number, done });
+                if done {
+                    journal
+                        .records
+                        .push(Record::new(number, &step.instance, name, Outcome::Done));
+                    journal.completed = number;
+                    store.save(&journal).await?;
+                    events(Event::Finished { step: number });
+                    continue;
+                }
             }
+            journal
+                .records
+                .push(Record::new(number, &step.instance, name, Outcome::Started));
+            store.save(&journal).await?;
             events(Event::Started {
                 step: number,
                 instance: step.instance.clone(),
-                action: step.action.name(),
+                action: name,
             });
-            let span = tracing::info_span!("step", number, instance = %step.instance, action = step.action.name());
+            let span =
+                tracing::info_span!("step", number, instance = %step.instance, action = name);
             let result = self.step(number, step, &mut events).instrument(span).await;
             match result {
-                Ok(()) => {
-                    journal.records.push(Record {
-                        step: number,
-                        instance: step.instance.clone(),
-                        action: step.action.name().into(),
-                        outcome: Outcome::Done,
-                    });
+                Ok(created) => {
+                    let mut record = Record::new(number, &step.instance, name, Outcome::Done);
+                    record.created = created.map(|u| u.as_str().to_owned());
+                    journal.records.push(record);
                     journal.completed = number;
+                    store.save(&journal).await?;
                     events(Event::Finished { step: number });
                 }
                 Err(e) => {
-                    journal.records.push(Record {
-                        step: number,
-                        instance: step.instance.clone(),
-                        action: step.action.name().into(),
-                        outcome: Outcome::Failed {
+                    journal.records.push(Record::new(
+                        number,
+                        &step.instance,
+                        name,
+                        Outcome::Failed {
                             message: e.to_string(),
                         },
-                    });
-                    return Err(Error::Step {
-                        step: number,
-                        instance: step.instance.clone(),
-                        action: step.action.name(),
-                        source: Box::new(e),
-                    });
+                    ));
+                    // The step's error is the one to report; a journal that cannot be saved
+                    // now still says the step started, which a resumed run reconciles.
+                    let _ = store.save(&journal).await;
+                    return Err(fail(e));
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether a step that started in a run that died took effect, by looking at the
+    /// instance: `true` when it must not be done again.
+    async fn reconcile(&self, number: usize, step: &Step) -> Result<bool, Error> {
+        let who = &step.instance;
+        let unreconciled = |reason: String| Error::Unreconciled {
+            step: number,
+            instance: who.clone(),
+            action: step.action.name(),
+            reason,
+        };
+        let wipe = |w| async move {
+            match self.infra.is_wiped(who, w).await {
+                Ok(wiped) => Ok(wiped),
+                Err(e) => Err(unreconciled(format!(
+                    "whether it took effect cannot be observed ({e})"
+                ))),
+            }
+        };
+        match &step.action {
+            Action::DeleteResource {
+                resource_type,
+                url,
+                version,
+            } => Ok(!self
+                .client(who)?
+                .has_canonical(resource_type, url, version)
+                .await?),
+            Action::DeleteCodeSystem {
+                code_system,
+                version,
+            } => Ok(!self
+                .client(who)?
+                .has_canonical(&ResourceType::CodeSystem, code_system, version)
+                .await?),
+            Action::ClearDisk => wipe(Wipe::Disk).await,
+            Action::DropSchema => wipe(Wipe::Schema).await,
+            Action::RecreateContainer => wipe(Wipe::Container).await,
+            // Doing it again would make a second instance; only the platform's owner can say
+            // whether the first exists.
+            Action::CreateInstance => Err(unreconciled(
+                "an instance may have been created; check the platform".into(),
+            )),
+            // Repeating these has the effect of doing them once: preloads are additive,
+            // stop, start, repointing, routing and labelling are idempotent, and waits and
+            // checks change nothing.
+            _ => Ok(false),
+        }
     }
 
     fn client(&self, instance: &InstanceName) -> Result<Arc<TerminologyClient>, Error> {
@@ -427,7 +490,24 @@ impl Executor {
             })
     }
 
+    /// Carries out one step; for `create-instance`, returns where the instance was created.
     async fn step(
+        &mut self,
+        number: usize,
+        step: &Step,
+        events: &mut (impl FnMut(Event) + Send),
+    ) -> Result<Option<BaseUrl>, Error> {
+        let who = &step.instance;
+        if let Action::CreateInstance = &step.action {
+            let url = self.infra.create_instance(who).await?;
+            let c = TerminologyClient::new(&url, Arc::clone(&self.tokens), self.options.clone())?;
+            self.clients.insert(who.clone(), Arc::new(c));
+            return Ok(Some(url));
+        }
+        self.act(number, step, events).await.map(|()| None)
+    }
+
+    async fn act(
         &mut self,
         number: usize,
         step: &Step,
@@ -441,17 +521,24 @@ impl Executor {
                 url,
                 version,
             } => {
-                self.client(who)?
-                    .delete_canonical(resource_type, url, version)
-                    .await
+                let client = self.client(who)?;
+                let deleted = client.delete_canonical(resource_type, url, version).await;
+                gone_is_done(deleted, &client, resource_type, url, version).await
             }
             Action::DeleteCodeSystem {
                 code_system,
                 version,
             } => {
-                self.client(who)?
-                    .delete_code_system(code_system, version)
-                    .await
+                let client = self.client(who)?;
+                let deleted = client.delete_code_system(code_system, version).await;
+                gone_is_done(
+                    deleted,
+                    &client,
+                    &ResourceType::CodeSystem,
+                    code_system,
+                    version,
+                )
+                .await
             }
             Action::Stop => self.infra.stop(who).await,
             Action::Start => self.infra.start(who).await,
@@ -459,13 +546,6 @@ impl Executor {
             Action::DropSchema => self.infra.drop_schema(who).await,
             Action::RecreateContainer => self.infra.recreate_container(who).await,
             Action::SetPreloadFeed { url } => self.infra.set_preload_feed(who, url).await,
-            Action::CreateInstance => {
-                let url = self.infra.create_instance(who).await?;
-                let c =
-                    TerminologyClient::new(&url, Arc::clone(&self.tokens), self.options.clone())?;
-                self.clients.insert(who.clone(), Arc::new(c));
-                Ok(())
-            }
             Action::RetireInstance => self.infra.retire_instance(who).await,
             Action::SwitchLoadBalancer { to } => self.infra.switch_load_balancer(to).await,
             Action::WaitForPreload => self.wait_until_up(number, who, events).await,
@@ -574,6 +654,27 @@ impl Executor {
             missing,
             unexpected,
         })
+    }
+}
+
+/// A delete answered 404 is done when the item is indeed absent: the answer to an earlier
+/// attempt was lost (a dropped connection, a killed process) after the server deleted it. A
+/// 404 for any other reason (a wrong base URL) still fails, because the check fails too.
+async fn gone_is_done(
+    deleted: Result<(), Error>,
+    client: &TerminologyClient,
+    resource_type: &ResourceType,
+    url: &str,
+    version: &str,
+) -> Result<(), Error> {
+    match deleted {
+        Err(e) if e.is_not_found() => {
+            match client.has_canonical(resource_type, url, version).await {
+                Ok(false) => Ok(()),
+                Ok(true) | Err(_) => Err(e),
+            }
+        }
+        other => other,
     }
 }
 

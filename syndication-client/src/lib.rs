@@ -7,6 +7,7 @@ mod error;
 mod executor;
 mod fanout;
 mod http;
+mod journal;
 mod secret;
 mod syndication;
 mod terminology;
@@ -21,9 +22,10 @@ pub use auth::{
 };
 pub use download::{ArtefactCheck, Downloaded, Downloader, IntegrityCheck};
 pub use error::Error;
-pub use executor::{Event, Executor, Infrastructure, Journal, Outcome, Record, WaitPolicy};
+pub use executor::{Event, Executor, Infrastructure, WaitPolicy, Wipe};
 pub use fanout::fan_out;
 pub use http::{ClientOptions, RetryPolicy};
+pub use journal::{Journal, JournalFile, JournalStore, Outcome, Record};
 pub use secret::{AccessToken, ClientSecret};
 pub use syndication::{
     AliasTarget, FeedDetails, FeedEntry, FeedName, FeedSummary, SyndicationClient,

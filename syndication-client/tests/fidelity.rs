@@ -348,3 +348,34 @@ async fn instances_created_for_blue_green_trust_the_same_authorisation_server() 
         .expect_err("a read-only instance");
     assert_eq!(refused.status(), Some(405), "{refused}");
 }
+
+// A FHIR server answers a delete of what it does not hold with 404; a fake answering 204
+// would hide an executor that counts such a delete as a failure forever.
+#[tokio::test]
+async fn a_fhir_delete_of_a_missing_resource_is_answered_404() {
+    let registry = Registry::new();
+    let server = FakeTerminologyServer::start(&registry).await;
+    server.add(FakeResource::value_set(
+        "vs",
+        "http://example.org/vs",
+        "1.0.0",
+        "2026-01-01",
+    ));
+    let client = TerminologyClient::new(
+        &server.base_url(),
+        Arc::new(NoAuth),
+        ClientOptions::for_local_testing(),
+    )
+    .expect("client");
+    client
+        .delete_canonical("ValueSet", "http://example.org/vs", "1.0.0")
+        .await
+        .expect("deleted");
+    let again = client
+        .delete_canonical("ValueSet", "http://example.org/vs", "1.0.0")
+        .await
+        .expect_err("already gone");
+    assert!(again.is_not_found(), "{again:?}");
+    let by_id = client.delete("ValueSet", "vs").await.expect_err("gone");
+    assert!(by_id.is_not_found(), "{by_id:?}");
+}

@@ -14,7 +14,8 @@ use syndication_client::testkit::{
     FakeInfrastructure, FakeResource, FakeSyndicationServer, FakeTerminologyServer, Registry,
 };
 use syndication_client::{
-    ClientOptions, Error, Executor, FeedName, Journal, NoAuth, SyndicationClient, WaitPolicy,
+    ClientOptions, Error, Executor, FeedName, Journal, NoAuth, Outcome, SyndicationClient,
+    WaitPolicy,
 };
 
 const A: &str = "http://example.org/ValueSet/a";
@@ -181,7 +182,16 @@ impl Scenario {
         let saved = serde_json::to_string(&journal).expect("serializes");
         let loaded: Journal = serde_json::from_str(&saved).expect("loads");
         assert_eq!(loaded, journal);
-        assert_eq!(loaded.records.len(), p.steps.len());
+        // Each step's start is recorded before it acts, and its end after.
+        let outcomes: Vec<_> = loaded
+            .records
+            .iter()
+            .map(|r| (r.step, r.outcome.clone()))
+            .collect();
+        let expected: Vec<_> = (1..=p.steps.len())
+            .flat_map(|n| [(n, Outcome::Started), (n, Outcome::Done)])
+            .collect();
+        assert_eq!(outcomes, expected);
         assert!(loaded.is_finished(p));
         journal
     }
@@ -335,7 +345,7 @@ async fn an_instance_down_stops_the_run_safely_and_it_resumes() {
     assert_eq!(journal.completed, 1, "prod-0's preload is recorded as done");
     assert_eq!(
         journal.records.iter().map(|r| r.step).collect::<Vec<_>>(),
-        [1, 2],
+        [1, 1, 2, 2],
         "the journal numbers steps as the error does"
     );
     // The journal survives a restart of the tool.

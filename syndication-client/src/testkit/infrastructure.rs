@@ -91,6 +91,17 @@ impl crate::Infrastructure for FakeInfrastructure {
         self.with(i, "recreate-container", FakeTerminologyServer::wipe)
     }
 
+    async fn is_wiped(
+        &self,
+        i: &release_model::deployment::InstanceName,
+        _wipe: crate::Wipe,
+    ) -> Result<bool, crate::Error> {
+        // A fake's disk, schema and container are one store: wiped means it holds nothing.
+        let mut wiped = false;
+        self.with(i, "is-wiped", |s| wiped = s.is_empty())?;
+        Ok(wiped)
+    }
+
     async fn set_preload_feed(
         &self,
         i: &release_model::deployment::InstanceName,

@@ -37,6 +37,8 @@ struct State {
 ///   replaced only by a later `date`), and loads SNOMED CT packages and RF2 binary indexes as
 ///   versions of the one CodeSystem `http://snomed.info/sct` (the version URI, not the
 ///   edition's identifier, tells editions apart), LOINC as `http://loinc.org`;
+/// - a FHIR delete of a resource it does not hold answers 404 with an OperationOutcome, as
+///   FHIR servers answer a delete of what is already gone (never a 204 that hides it);
 /// - `POST /api/deleteCodeSystem` removes such a version; for a version it does not hold it
 ///   answers 404 (unconfirmed: the API documents only success);
 /// - a bearer token it cannot validate is refused with 401, never read as anonymous;
@@ -218,6 +220,12 @@ impl FakeTerminologyServer {
             .cloned()
     }
 
+    /// Whether it holds nothing: no resource and no syndication status (as after a wipe).
+    pub fn is_empty(&self) -> bool {
+        let st = lock(&self.state);
+        st.resources.is_empty() && st.syndicated.is_empty()
+    }
+
     /// How many preloads have run.
     pub fn preloads(&self) -> usize {
         lock(&self.state).preloads
@@ -386,6 +394,17 @@ impl Handler {
     }
 }
 
+/// The answer to a FHIR delete that removed `n` resources: 204, or 404 when there was nothing
+/// to delete, as a FHIR server answers for a resource it does not hold (a second delete of
+/// the same resource, once the answer to the first was lost, sees this).
+fn deleted(n: usize) -> ResponseTemplate {
+    if n == 0 {
+        ResponseTemplate::new(404).set_body_json(json!({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found", "diagnostics": "no resource matches"}]}))
+    } else {
+        ResponseTemplate::new(204)
+    }
+}
+
 impl Respond for Handler {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let mut st = lock(&self.state);
@@ -465,12 +484,14 @@ impl Respond for Handler {
             },
             ("DELETE", ["fhir", t]) => {
                 let (url, version) = (query(req, "url"), query(req, "version"));
+                let before = st.resources.len();
                 st.resources.retain(|r| !(r.resource_type == *t && Some(&r.url) == url.as_ref() && Some(&r.version) == version.as_ref()));
-                ResponseTemplate::new(204)
+                deleted(before - st.resources.len())
             }
             ("DELETE", ["fhir", t, id]) => {
+                let before = st.resources.len();
                 st.resources.retain(|r| !(r.resource_type == *t && r.id == *id));
-                ResponseTemplate::new(204)
+                deleted(before - st.resources.len())
             }
             ("POST", ["fhir", t, id, op @ ("$meta-add" | "$meta-delete")]) => {
                 let Ok(labels) = fhir_security_labels::parse_meta_parameters(&String::from_utf8_lossy(&req.body)) else {
