@@ -344,8 +344,7 @@ impl JournalStore for JournalFile {
             } else {
                 dir
             };
-            crate::download::remove_stale_temporaries(dir, &name.to_string_lossy(), ".tmp")
-                .await;
+            crate::download::remove_stale_temporaries(dir, &name.to_string_lossy(), ".tmp").await;
         }
         let file = self.clone();
         tokio::task::spawn_blocking(move || file.read())
@@ -408,7 +407,11 @@ mod tests {
     fn a_file_save_replaces_the_journal_and_leaves_no_temporary_file() {
         let dir = scratch("save");
         let file = JournalFile::new(dir.join("release.journal"));
-        assert_eq!(file.read().expect("ok"), Journal::new(), "no file yet: empty");
+        assert_eq!(
+            file.read().expect("ok"),
+            Journal::new(),
+            "no file yet: empty"
+        );
         let mut j = Journal::new();
         j.plan = "0123456789abcdef".into();
         file.write(&j).expect("ok");
