@@ -131,6 +131,12 @@ impl Downloader {
     /// temporary file beside `dest` on a blocking thread while another thread hashes them,
     /// and the file is synced before it is renamed into place.
     ///
+    /// A connection that breaks mid-body is resumed where it broke, as often as the retry
+    /// policy allows: a range request (`Range: bytes=N-`) made conditional on the artefact's
+    /// strong `ETag` or `Last-Modified` (`If-Range`). A server that answers with the whole
+    /// artefact instead (no range support, or the artefact changed) starts the file over;
+    /// either way the length and hashes are checked over the whole file.
+    ///
     /// # Errors
     /// [`Error::Integrity`] when the length or a hash does not match, a truncated stream as a
     /// transport error, [`Error::Io`] for local failures; in every case no file is left at
@@ -240,56 +246,109 @@ impl Downloader {
             .await?;
 
         let want_md5 = link.sha256().is_none() && link.md5().is_some();
-        let (hash_tx, mut hash_rx) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
-        let (write_tx, mut write_rx) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
+        let (hash_tx, mut hash_rx) = tokio::sync::mpsc::channel::<Piece>(CHUNKS_IN_FLIGHT);
+        let (write_tx, mut write_rx) = tokio::sync::mpsc::channel::<Piece>(CHUNKS_IN_FLIGHT);
         let hasher = tokio::task::spawn_blocking(move || {
             let mut sha = Sha256::new();
             let mut md5 = want_md5.then(Md5::new);
-            while let Some(chunk) = hash_rx.blocking_recv() {
-                sha.update(&chunk);
-                if let Some(m) = md5.as_mut() {
-                    m.update(&chunk);
+            while let Some(piece) = hash_rx.blocking_recv() {
+                match piece {
+                    Piece::Bytes(chunk) => {
+                        sha.update(&chunk);
+                        if let Some(m) = md5.as_mut() {
+                            m.update(&chunk);
+                        }
+                    }
+                    Piece::Restart => {
+                        sha = Sha256::new();
+                        md5 = want_md5.then(Md5::new);
+                    }
                 }
             }
             (sha.finalize(), md5.map(Md5::finalize))
         });
         let path = tmp.to_path_buf();
         let writer = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            use std::io::{Seek, SeekFrom};
             let mut file = BufWriter::with_capacity(WRITE_BUFFER, File::create(&path)?);
-            while let Some(chunk) = write_rx.blocking_recv() {
-                file.write_all(&chunk)?;
+            while let Some(piece) = write_rx.blocking_recv() {
+                match piece {
+                    Piece::Bytes(chunk) => file.write_all(&chunk)?,
+                    Piece::Restart => {
+                        file.flush()?;
+                        file.get_mut().set_len(0)?;
+                        file.get_mut().seek(SeekFrom::Start(0))?;
+                    }
+                }
             }
             file.into_inner().map_err(|e| e.into_error())?.sync_all()
         });
 
         let received: Result<u64, Error> = async {
             let mut written = 0u64;
-            let mut stream = resp.bytes_stream();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| Error::Transport {
-                    method: "GET",
-                    url: shown.clone(),
-                    message: format!(
-                        "download interrupted after {written} bytes: {}",
-                        crate::http::transport_message(&e)
-                    ),
-                    timeout: e.is_timeout(),
-                })?;
-                written += chunk.len() as u64;
-                if let Some(n) = expected_len.filter(|n| written > *n) {
-                    return Err(Error::Integrity {
-                        url: shown.clone(),
-                        what: IntegrityCheck::Length,
-                        expected: n.to_string(),
-                        actual: format!("more than {n}"),
-                    });
+            // What identifies this version of the artefact, so a resumed request gets the
+            // rest of the same bytes or, if it changed, the whole new artefact.
+            let validator = resume_validator(&resp);
+            let mut resp = resp;
+            let mut resumes = 0u32;
+            'body: loop {
+                let mut stream = resp.bytes_stream();
+                while let Some(chunk) = stream.next().await {
+                    let chunk = match chunk {
+                        Ok(chunk) => chunk,
+                        Err(e) => {
+                            let broken = Error::Transport {
+                                method: "GET",
+                                url: shown.clone(),
+                                message: format!(
+                                    "download interrupted after {written} bytes: {}",
+                                    crate::http::transport_message(&e)
+                                ),
+                                timeout: e.is_timeout(),
+                            };
+                            resumes += 1;
+                            if resumes >= self.http.options.retry.max_attempts {
+                                return Err(broken);
+                            }
+                            let delay = self.http.options.retry.delay(resumes, None, crate::http::jitter());
+                            tracing::warn!(written, resumes, error = %broken, "resuming the download");
+                            if !delay.is_zero() {
+                                tokio::time::sleep(delay).await;
+                            }
+                            let (next, from) = self
+                                .resume(&url, written, validator.as_ref())
+                                .await?;
+                            if from == 0 && written > 0 {
+                                // The server sent the whole artefact again: start over.
+                                written = 0;
+                                if hash_tx.send(Piece::Restart).await.is_err()
+                                    || write_tx.send(Piece::Restart).await.is_err()
+                                {
+                                    break 'body;
+                                }
+                            }
+                            resp = next;
+                            continue 'body;
+                        }
+                    };
+                    written += chunk.len() as u64;
+                    if let Some(n) = expected_len.filter(|n| written > *n) {
+                        return Err(Error::Integrity {
+                            url: shown.clone(),
+                            what: IntegrityCheck::Length,
+                            expected: n.to_string(),
+                            actual: format!("more than {n}"),
+                        });
+                    }
+                    // A closed channel means that stage failed; its error is collected below.
+                    if hash_tx.send(Piece::Bytes(chunk.clone())).await.is_err()
+                        || write_tx.send(Piece::Bytes(chunk)).await.is_err()
+                    {
+                        break 'body;
+                    }
+                    progress(written, expected_len);
                 }
-                // A closed channel means that stage failed; its error is collected below.
-                if hash_tx.send(chunk.clone()).await.is_err() || write_tx.send(chunk).await.is_err()
-                {
-                    break;
-                }
-                progress(written, expected_len);
+                break 'body;
             }
             Ok(written)
         }
@@ -338,6 +397,81 @@ impl Downloader {
             verified.push(IntegrityCheck::Md5);
         }
         Ok((written, sha256, verified))
+    }
+}
+
+/// What the hashing and writing stages are given.
+enum Piece {
+    /// The next bytes of the artefact.
+    Bytes(Bytes),
+    /// The artefact starts again from its first byte (a server that answered a range request
+    /// with the whole artefact).
+    Restart,
+}
+
+/// The validator a range request can be made conditional on (`If-Range`): a strong `ETag`,
+/// else `Last-Modified`. Weak entity tags cannot be used with ranges.
+fn resume_validator(resp: &reqwest::Response) -> Option<reqwest::header::HeaderValue> {
+    let h = resp.headers();
+    h.get(reqwest::header::ETAG)
+        .filter(|v| !v.as_bytes().starts_with(b"W/"))
+        .or_else(|| h.get(reqwest::header::LAST_MODIFIED))
+        .cloned()
+}
+
+/// The first byte a `206` answer's `Content-Range` (`bytes 100-199/200`) covers.
+fn range_start(resp: &reqwest::Response) -> Option<u64> {
+    let v = resp
+        .headers()
+        .get(reqwest::header::CONTENT_RANGE)?
+        .to_str()
+        .ok()?;
+    let range = v.trim().strip_prefix("bytes ")?;
+    range.split(['-', '/']).next()?.trim().parse().ok()
+}
+
+impl Downloader {
+    /// Asks for the artefact from byte `from` on, after a broken connection; returns the
+    /// answer and where its body starts (0 when the server sends the whole artefact).
+    ///
+    /// Without a validator the request is not conditional, so only an answer whose range
+    /// starts where asked is appended to; the hash over the whole file still decides.
+    async fn resume(
+        &self,
+        url: &reqwest::Url,
+        from: u64,
+        validator: Option<&reqwest::header::HeaderValue>,
+    ) -> Result<(reqwest::Response, u64), Error> {
+        use reqwest::header::{HeaderName, HeaderValue, IF_RANGE, RANGE};
+        let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
+        if from > 0 {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes={from}-")) {
+                headers.push((RANGE, v));
+            }
+            if let Some(v) = validator {
+                headers.push((IF_RANGE, v.clone()));
+            }
+        }
+        let resp = self
+            .http
+            .send(Verb::Get, url, None, &headers, Idempotent::Yes)
+            .await?;
+        if resp.status() == reqwest::StatusCode::PARTIAL_CONTENT {
+            match range_start(&resp) {
+                Some(start) if start == from => Ok((resp, from)),
+                other => Err(Error::Transport {
+                    method: "GET",
+                    url: ShownUrl(url).to_string(),
+                    message: format!(
+                        "asked to resume at byte {from}, the server answered with a range starting at {}",
+                        other.map_or_else(|| "an unknown byte".to_owned(), |s| s.to_string())
+                    ),
+                    timeout: false,
+                }),
+            }
+        } else {
+            Ok((resp, 0))
+        }
     }
 }
 

@@ -159,7 +159,7 @@ pub(crate) struct Http {
     deadline: bool,
 }
 
-fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     // RandomState is seeded per instance from the OS; enough randomness to spread retries.
     let bits = std::collections::hash_map::RandomState::new()
         .build_hasher()

@@ -309,3 +309,168 @@ async fn temporary_files_of_dead_processes_are_removed() {
     assert!(alive.exists(), "a running process's is kept");
     assert!(other.exists(), "another destination's is not touched");
 }
+
+/// A server on a raw socket that answers its `n`-th request with `answer(n, request)`
+/// (request head in lower case), and records every request head.
+async fn raw_server(
+    answer: impl Fn(usize, &str) -> Vec<u8> + Send + Sync + 'static,
+) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("address");
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => head.extend_from_slice(&buf[..k]),
+                }
+            }
+            let head = String::from_utf8_lossy(&head).to_lowercase();
+            log.lock().expect("lock").push(head.clone());
+            let _ = sock.write_all(&answer(n, &head)).await;
+            let _ = sock.shutdown().await;
+            n += 1;
+        }
+    });
+    (format!("http://{addr}/index.bin"), seen)
+}
+
+fn artefact() -> Vec<u8> {
+    (0..300_000u32).map(|i| (i % 251) as u8).collect()
+}
+
+/// The first answer: the whole length promised, the first `sent` bytes sent, then a hang-up.
+fn broken_after(body: &[u8], sent: usize) -> Vec<u8> {
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: \"v1\"\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(&body[..sent]);
+    r
+}
+
+fn ok(body: &[u8]) -> Vec<u8> {
+    let mut r = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+// A connection that breaks mid-body is resumed where it broke, with a range request
+// conditional on the artefact's ETag; the file is verified over all its bytes.
+#[tokio::test]
+async fn a_broken_download_resumes_with_a_range_request() {
+    let body = artefact();
+    let served = body.clone();
+    let (url, seen) = raw_server(move |n, _| {
+        if n == 0 {
+            return broken_after(&served, 100_000);
+        }
+        let mut r = format!(
+            "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 100000-{}/{}\r\nContent-Length: {}\r\n\r\n",
+            served.len() - 1,
+            served.len(),
+            served.len() - 100_000
+        )
+        .into_bytes();
+        r.extend_from_slice(&served[100_000..]);
+        r
+    })
+    .await;
+    let dir = temp_dir("resumed");
+    let d = Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing()).expect("d");
+    let done = d
+        .download(&link_to(url, &body), &dir.join("index.bin"), |_, _| {})
+        .await
+        .expect("resumed to the end");
+    assert_eq!(done.bytes, body.len() as u64);
+    assert_eq!(std::fs::read(dir.join("index.bin")).expect("landed"), body);
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(!seen[0].contains("range:"), "{}", seen[0]);
+    assert!(seen[1].contains("range: bytes=100000-"), "{}", seen[1]);
+    assert!(seen[1].contains("if-range: \"v1\""), "{}", seen[1]);
+    assert_eq!(leftovers(&dir), ["index.bin"]);
+}
+
+// A server that ignores the range (or whose artefact changed, failing If-Range) sends the
+// whole artefact again: the download starts over rather than appending it, and what lands
+// is verified against the link.
+#[tokio::test]
+async fn a_resumed_download_that_gets_the_whole_artefact_starts_over() {
+    let body = artefact();
+    let served = body.clone();
+    let (url, _) = raw_server(move |n, _| {
+        if n == 0 {
+            broken_after(&served, 100_000)
+        } else {
+            ok(&served)
+        }
+    })
+    .await;
+    let dir = temp_dir("restarted");
+    let d = Downloader::new(Arc::new(NoAuth), ClientOptions::for_local_testing()).expect("d");
+    d.download(&link_to(url, &body), &dir.join("index.bin"), |_, _| {})
+        .await
+        .expect("whole");
+    assert_eq!(std::fs::read(dir.join("index.bin")).expect("landed"), body);
+
+    // The artefact changed between the two requests: the new bytes fail the link's hash.
+    let mut changed = body.clone();
+    changed[7] ^= 1;
+    let (url, _) = raw_server(move |n, _| {
+        if n == 0 {
+            broken_after(&changed, 100_000)
+        } else {
+            ok(&changed)
+        }
+    })
+    .await;
+    let dir = temp_dir("changed");
+    let err = d
+        .download(&link_to(url, &body), &dir.join("index.bin"), |_, _| {})
+        .await
+        .expect_err("not the artefact the feed describes");
+    assert!(
+        matches!(
+            err,
+            Error::Integrity {
+                what: IntegrityCheck::Sha256,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+}
+
+// Resumes are bounded by the retry policy: a server that breaks every connection fails the
+// download with the transport error, and nothing is left behind.
+#[tokio::test]
+async fn a_download_that_keeps_breaking_gives_up() {
+    let body = artefact();
+    let served = body.clone();
+    let (url, seen) = raw_server(move |_, _| broken_after(&served, 1_000)).await;
+    let dir = temp_dir("gives-up");
+    let d = Downloader::new(
+        Arc::new(NoAuth),
+        ClientOptions::for_local_testing().with_retry(RetryPolicy::immediate(3)),
+    )
+    .expect("d");
+    let err = d
+        .download(&link_to(url, &body), &dir.join("index.bin"), |_, _| {})
+        .await
+        .expect_err("never whole");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(err.to_string().contains("interrupted"), "{err}");
+    assert_eq!(seen.lock().expect("lock").len(), 3);
+    assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+}
