@@ -1,7 +1,8 @@
 //! Peak heap use of the full and streaming reads of generated NCTS-shaped feeds.
 //!
 //! Targets (issue: feed codec): streaming read peak ≤ 8 MB at 100k entries; full-read peak ≤
-//! 1.2× the input size. Measured with a counting global allocator; run with
+//! 1.2× the input size; foreign markup bounded by `Limits::max_foreign_bytes` whatever its
+//! size in the input (the second table). Measured with a counting global allocator; run with
 //! `cargo bench -p release-model --bench feed_memory`.
 // A global allocator is the one way to observe heap use from inside the process.
 #![allow(unsafe_code)]
@@ -9,7 +10,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use release_model::feed::{EntryReader, ReadOptions, read_feed};
+use release_model::feed::{EntryReader, Limits, ReadOptions, read_feed};
 
 mod support;
 
@@ -102,6 +103,46 @@ fn main() {
             mib(full),
             full as f64 / bytes.len() as f64,
             mib(stream)
+        );
+    }
+
+    foreign_markup(quick);
+}
+
+/// Foreign markup of tiny elements costs the model many times its size in the input; the
+/// limit bounds what a read keeps, so a flood stops at about the limit.
+fn foreign_markup(quick: bool) {
+    let counts: &[usize] = if quick {
+        &[10_000]
+    } else {
+        &[10_000, 100_000, 1_000_000]
+    };
+    let limit = 16usize << 20;
+    println!();
+    println!(
+        "{:>10}  {:>10}  {:>14}  {:>8}  {:>22}",
+        "elements", "input MiB", "full peak MiB", "× input", "peak MiB, 16 MiB limit"
+    );
+    for &n in counts {
+        let xml = format!(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:x="urn:example:x"><id>urn:x</id><x:wrap>{}</x:wrap></feed>"#,
+            "<x:a/>".repeat(n)
+        );
+        let bytes = xml.as_bytes();
+        let options =
+            ReadOptions::lenient().with_limits(Limits::default().max_foreign_bytes(usize::MAX));
+        let (read, full) = peak_during(|| read_feed(bytes, &options).map(|o| o.feed));
+        drop(read.expect("reads without a limit"));
+        let bounded =
+            ReadOptions::lenient().with_limits(Limits::default().max_foreign_bytes(limit));
+        let (read, capped) = peak_during(|| read_feed(bytes, &bounded).map(|o| o.feed));
+        let outcome = if read.is_ok() { "read" } else { "limit" };
+        println!(
+            "{n:>10}  {:>10.1}  {:>14.1}  {:>8.1}  {:>15.1} ({outcome})",
+            mib(bytes.len()),
+            mib(full),
+            full as f64 / bytes.len() as f64,
+            mib(capped)
         );
     }
 }

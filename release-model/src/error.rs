@@ -33,6 +33,8 @@ pub enum Limit {
     TextSize,
     /// Namespace declarations in scope at once.
     NamespaceDeclarations,
+    /// Bytes of memory that foreign markup, kept whole, takes in the model.
+    ForeignMarkup,
 }
 
 impl fmt::Display for Limit {
@@ -42,6 +44,7 @@ impl fmt::Display for Limit {
             Limit::Entries => "entry count",
             Limit::TextSize => "text size",
             Limit::NamespaceDeclarations => "namespace declarations in scope",
+            Limit::ForeignMarkup => "foreign markup memory",
         })
     }
 }

@@ -12,6 +12,8 @@ mod streaming;
 mod planner;
 // What the platform can do bounds the plan; runbooks ask for content as servers store it.
 mod platform;
+// Hostile input: the in-repo corpus and generated inputs, each with its outcome.
+mod hostile;
 // Feeds, plans, deployments and notices saved as JSON load back equal.
 mod round_trip;
 

@@ -40,6 +40,12 @@ pub struct Limits {
     pub max_findings: usize,
     /// Most namespace declarations in scope at once (real feeds declare a handful).
     pub max_namespace_declarations: usize,
+    /// Most bytes of memory the foreign markup of one document may take in the model (its
+    /// names, attributes, text and nodes, about as allocated). A small element costs the
+    /// model a hundred bytes or more, many times its size in the input, so without this
+    /// bound a feed of tiny foreign elements would cost memory many times its size; real
+    /// feeds keep a few kilobytes of foreign markup.
+    pub max_foreign_bytes: usize,
 }
 
 impl Default for Limits {
@@ -50,6 +56,7 @@ impl Default for Limits {
             max_text_bytes: 16 << 20,
             max_findings: 10_000,
             max_namespace_declarations: 1024,
+            max_foreign_bytes: 64 << 20,
         }
     }
 }
@@ -76,6 +83,12 @@ impl Limits {
     /// Sets the most namespace declarations in scope at once.
     pub fn max_namespace_declarations(mut self, n: usize) -> Self {
         self.max_namespace_declarations = n;
+        self
+    }
+
+    /// Sets the most bytes of memory foreign markup may take.
+    pub fn max_foreign_bytes(mut self, n: usize) -> Self {
+        self.max_foreign_bytes = n;
         self
     }
 

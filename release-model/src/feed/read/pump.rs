@@ -61,6 +61,8 @@ pub(super) struct Parser<S: TokenSource> {
     /// Character data read for the element being read, unescaped; text-accepting readers
     /// take it at each markup boundary.
     pub(super) text: String,
+    /// Memory taken so far by foreign markup kept whole, against `limits.max_foreign_bytes`.
+    pub(super) foreign_bytes: usize,
 }
 
 /// The content of an element that should hold only text.
@@ -91,6 +93,7 @@ impl<S: TokenSource> Parser<S> {
             markup: Markup::with_namespace_limit(options.limits.max_namespace_declarations),
             pending_end: false,
             text: String::new(),
+            foreign_bytes: 0,
         }
     }
 
@@ -380,11 +383,13 @@ impl<S: TokenSource> Parser<S> {
                     }
                     children.push(Node::Element(self.element(child)?));
                     self.element_content(&mut children)?;
-                    return Ok(Leaf::Element(Element {
+                    let el = Element {
                         name,
                         attributes: Vec::new(),
                         children,
-                    }));
+                    };
+                    self.charge(&el, s.offset)?;
+                    return Ok(Leaf::Element(el));
                 }
                 Tok::Eof => return Err(self.eof_inside()),
             }
@@ -464,11 +469,43 @@ impl<S: TokenSource> Parser<S> {
         let attributes = self.attributes(s.attrs);
         let mut children = Vec::new();
         self.element_content(&mut children)?;
-        Ok(Element {
+        let el = Element {
             name,
             attributes,
             children,
-        })
+        };
+        self.charge(&el, s.offset)?;
+        Ok(el)
+    }
+
+    /// Counts what a foreign element takes in the model, its child elements excepted (each
+    /// is counted as it is read): the element, its names, attributes and text, and a node
+    /// for each child.
+    fn charge(&mut self, el: &Element, offset: u64) -> Result<(), Error> {
+        let name = |n: &crate::feed::model::XmlName| {
+            n.local.len()
+                + n.namespace.as_ref().map_or(0, String::len)
+                + n.prefix.as_ref().map_or(0, String::len)
+        };
+        let mut cost = std::mem::size_of::<Element>()
+            + name(&el.name)
+            + el.children.len() * std::mem::size_of::<Node>();
+        for a in &el.attributes {
+            cost += std::mem::size_of::<crate::feed::model::Attribute>()
+                + name(&a.name)
+                + a.value.len();
+        }
+        for c in &el.children {
+            if let Node::Text(t) = c {
+                cost += t.len();
+            }
+        }
+        self.foreign_bytes = self.foreign_bytes.saturating_add(cost);
+        let max = self.limits.max_foreign_bytes;
+        if self.foreign_bytes > max {
+            return Err(self.fail(Fail::Limit(Limit::ForeignMarkup, max as u64, offset)));
+        }
+        Ok(())
     }
 
     /// Moves the text buffer into `children`, joining it to a text node before it.

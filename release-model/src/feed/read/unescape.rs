@@ -133,6 +133,29 @@ pub(super) fn unescape_text(
             Some((name, len)) => {
                 match resolve_entity(name) {
                     Some(c) => out.push(c),
+                    None if name.starts_with('#') => {
+                        let message = format!(
+                            "character reference '&{name};' is not a character XML 1.0 allows"
+                        );
+                        if mode == Mode::Strict {
+                            return Err(Fail::Malformed {
+                                offset: at,
+                                message,
+                                expected: Some(
+                                    "a reference to tab, LF, CR, or U+0020 and above, but not U+FFFE or U+FFFF"
+                                        .into(),
+                                ),
+                            });
+                        }
+                        notes.push(Note {
+                            code: FindingCode::XmlForbiddenCharacter,
+                            message: format!("{message}; kept as text"),
+                            offset: at,
+                        });
+                        out.push('&');
+                        out.push_str(name);
+                        out.push(';');
+                    }
                     None if mode == Mode::Strict => {
                         return Err(Fail::Malformed {
                             offset: at,
@@ -205,7 +228,13 @@ fn resolve_entity(name: &str) -> Option<char> {
                 Some(hex) => u32::from_str_radix(hex, 16).ok()?,
                 None => num.parse().ok()?,
             };
-            char::from_u32(code).filter(|&c| c != '\0')
+            // A reference must name a character XML 1.0 allows (WFC: Legal Character): a
+            // reference to a control character is no more a character than the raw byte.
+            char::from_u32(code).filter(|&c| {
+                !((c < ' ' && !matches!(c, '\t' | '\n' | '\r'))
+                    || c == '\u{FFFE}'
+                    || c == '\u{FFFF}')
+            })
         }
     }
 }
