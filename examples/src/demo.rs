@@ -111,6 +111,7 @@ async fn setup(out: &mut dyn Write) -> Result<World, Failure> {
     staging_fake.trust(&auth);
     // Each server is deployed preloading its alias (atom.preload.feedLocation).
     staging_fake.set_preload_feeds(vec![synd.alias_url("uat").map_err(fail("alias"))?]);
+    staging_fake.start_again();
     let production_feed = synd.alias_url("production").map_err(fail("alias"))?;
 
     let mut servers = vec![("staging".to_owned(), Arc::new(staging_fake))];
@@ -121,6 +122,7 @@ async fn setup(out: &mut dyn Write) -> Result<World, Failure> {
         s.trust(&auth);
         s.set_read_only(true);
         s.set_preload_feeds(vec![production_feed.clone()]);
+        s.start_again();
         let name = InstanceName::new(n).map_err(fail("instance"))?;
         instances.push(Instance::new(
             name,
@@ -307,13 +309,15 @@ impl World {
                 say!(out, "  [inject] an artefact no longer matches its hash");
             }
             Some(Fault::FeedCacheLag) => {
+                // prod-2 fetched the alias's feed when it started: it keeps that copy for
+                // ten minutes, so its preloads read the old candidate until then.
                 self.infra
                     .server("prod-2")
                     .ok_or("no prod-2")?
-                    .lag_feed_cache_once();
+                    .set_feed_cache_ttl(std::time::Duration::from_secs(600));
                 say!(
                     out,
-                    "  [inject] prod-2 serves a stale feed to its first preload"
+                    "  [inject] prod-2 caches its preload feed for ten minutes"
                 );
             }
             None => {}
@@ -345,9 +349,11 @@ impl World {
             Arc::clone(&self.tokens),
             self.infra.clone(),
             ClientOptions::for_local_testing(),
-            WaitPolicy::immediate(3),
+            WaitPolicy::virtual_time(),
         )
-        .map_err(fail("executor"))?;
+        .map_err(fail("executor"))?
+        // The fakes' preloads take (virtual) time; waits pass by the same clock.
+        .with_clock(Arc::new(self.registry.clock()));
         let mut journal = Journal::new();
         let mut waits = 0;
         let first = exec
@@ -385,7 +391,7 @@ impl World {
         if waits > 0 {
             say!(
                 out,
-                "  verification waited {waits} time(s) and re-triggered the preload"
+                "  waited {waits} time(s) for preloads to finish and content to arrive (virtual time)"
             );
         }
         say!(

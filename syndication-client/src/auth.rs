@@ -63,10 +63,17 @@ impl TokenSource for StaticToken {
     async fn invalidate(&self, _token: &AccessToken) {}
 }
 
-/// A source of the current time, so token expiry can be tested without waiting.
+/// A source of the current time, so token expiry and waits can be tested without waiting.
 pub trait Clock: Send + Sync + fmt::Debug {
     /// Now.
     fn now(&self) -> Instant;
+
+    /// Waits `d` by this clock: tokio's timer for the system clock; a [`ManualClock`] moves
+    /// itself forward at once, so an executor waiting for a fake's preload waits in virtual
+    /// time.
+    fn sleep(&self, d: Duration) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(tokio::time::sleep(d))
+    }
 }
 
 /// The system's monotonic clock.
@@ -111,6 +118,12 @@ impl Clock for ManualClock {
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn sleep(&self, d: Duration) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        self.advance(d);
+        // Lets other tasks run, as a real wait would.
+        Box::pin(tokio::task::yield_now())
     }
 }
 

@@ -13,7 +13,7 @@ use release_model::plan::{Action, Capabilities, Expectation, Plan, Step};
 use release_model::resource::ResourceType;
 use tracing::Instrument;
 
-use crate::auth::TokenSource;
+use crate::auth::{Clock, SystemClock, TokenSource};
 use crate::error::Error;
 use crate::http::ClientOptions;
 use crate::journal::{Journal, JournalStore, Outcome, Record, Resume, fingerprint};
@@ -165,6 +165,16 @@ impl WaitPolicy {
         }
     }
 
+    /// Checks every second at first, backing off to a minute, for about an hour: for waits
+    /// by a virtual clock (the testkit's), where pauses cost nothing.
+    pub fn virtual_time() -> Self {
+        Self {
+            attempts: 80,
+            interval: Duration::from_secs(1),
+            max_interval: Duration::from_secs(60),
+        }
+    }
+
     /// The pause after check number `attempt` (from 1).
     pub fn pause_after(&self, attempt: u32) -> Duration {
         self.interval
@@ -249,6 +259,9 @@ pub struct Executor {
     options: ClientOptions,
     wait: WaitPolicy,
     grants: HashMap<(ResourceType, String), ReadGrant>,
+    clock: Arc<dyn Clock>,
+    /// On a scaled-shared topology, the one instance preloads go through.
+    preloads_through: Option<InstanceName>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -283,7 +296,21 @@ impl Executor {
             options,
             wait,
             grants: HashMap::new(),
+            clock: Arc::new(SystemClock),
+            preloads_through: match &deployment.topology {
+                release_model::deployment::Topology::ScaledShared { through, .. } => {
+                    Some(through.clone())
+                }
+                _ => None,
+            },
         })
+    }
+
+    /// Waits by `clock` rather than tokio's timer: give it the testkit's `Registry::clock`
+    /// so that waits for a fake's preload pass in virtual time.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Provides the approved grant an `add-labels` step for this resource carries out; steps
@@ -515,7 +542,7 @@ impl Executor {
     ) -> Result<(), Error> {
         let who = &step.instance;
         match &step.action {
-            Action::RedoPreload => self.client(who)?.redo_preload().await,
+            Action::RedoPreload => self.redo_preload_when_idle(number, who, events).await,
             Action::DeleteResource {
                 resource_type,
                 url,
@@ -569,10 +596,11 @@ impl Executor {
     async fn pause(&self, attempt: u32) {
         let d = self.wait.pause_after(attempt);
         if !d.is_zero() {
-            tokio::time::sleep(d).await;
+            self.clock.sleep(d).await;
         }
     }
 
+    /// Waits until the instance answers and, where it says, no preload is running on it.
     async fn wait_until_up(
         &self,
         number: usize,
@@ -582,8 +610,22 @@ impl Executor {
         let client = self.client(who)?;
         let mut last = None;
         for attempt in 1..=self.wait.attempts.max(1) {
-            match client.health().await {
-                Ok(()) => return Ok(()),
+            let state = match client.health().await {
+                Ok(()) => client.preload_running().await,
+                Err(e) => Err(e),
+            };
+            match state {
+                Ok(Some(true)) => {
+                    events(Event::Waiting {
+                        step: number,
+                        attempt,
+                        detail: "a preload is running".into(),
+                    });
+                    last = Some(Error::Config {
+                        message: format!("{who}: the preload did not finish in time"),
+                    });
+                }
+                Ok(_) => return Ok(()),
                 Err(e) => {
                     events(Event::Waiting {
                         step: number,
@@ -591,13 +633,56 @@ impl Executor {
                         detail: e.to_string(),
                     });
                     last = Some(e);
-                    self.pause(attempt).await;
                 }
             }
+            self.pause(attempt).await;
         }
         Err(last.unwrap_or(Error::Config {
             message: "no attempt was made".into(),
         }))
+    }
+
+    /// Starts a preload once none runs on the instance: a server refuses a second one (409),
+    /// and the content of the first is still arriving.
+    async fn redo_preload_when_idle(
+        &self,
+        number: usize,
+        who: &InstanceName,
+        events: &mut (impl FnMut(Event) + Send),
+    ) -> Result<(), Error> {
+        let client = self.client(who)?;
+        let mut last = None;
+        for attempt in 1..=self.wait.attempts.max(1) {
+            let refused = if client.preload_running().await? == Some(true) {
+                "a preload is running".to_owned()
+            } else {
+                match client.redo_preload().await {
+                    Ok(()) => return Ok(()),
+                    Err(e) if e.is_conflict() => {
+                        let detail = e.to_string();
+                        last = Some(e);
+                        detail
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            events(Event::Waiting {
+                step: number,
+                attempt,
+                detail: refused,
+            });
+            self.pause(attempt).await;
+        }
+        Err(last.unwrap_or(Error::Config {
+            message: format!("{who}: the running preload did not finish in time"),
+        }))
+    }
+
+    /// Whether this executor may start a preload on `who`: on a scaled-shared topology only
+    /// through the one instance writes go through, since every instance serves one store and
+    /// two preloads into it contend.
+    fn may_preload(&self, who: &InstanceName) -> bool {
+        self.preloads_through.as_ref().is_none_or(|t| t == who)
     }
 
     /// Checks the instance for each expected content item and the absence of removed ones,
@@ -643,8 +728,13 @@ impl Executor {
                 attempt,
                 detail: format!("missing {missing:?}, still present {unexpected:?}"),
             });
-            if !missing.is_empty() {
-                // A preload may have read a cached copy of its feed; ask again.
+            // A preload may have read a cached copy of its feed: ask again, but never while
+            // one runs (the server refuses, and its content is still arriving) and never on
+            // an instance that shares its store with the one preloads go through.
+            if !missing.is_empty()
+                && self.may_preload(who)
+                && client.preload_running().await? != Some(true)
+            {
                 client.redo_preload().await?;
             }
             self.pause(attempt).await;

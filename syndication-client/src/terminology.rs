@@ -421,4 +421,30 @@ impl TerminologyClient {
     pub async fn health(&self) -> Result<(), Error> {
         self.software_version().await.map(drop)
     }
+
+    /// Whether a preload (the start-up one, `redoPreload` or a scheduled one) is running, from
+    /// the health endpoint (`GET /actuator/health`, the Spring Boot actuator the container's
+    /// `/healthcheck.sh -L` reads): `Some(true)` while one runs; `None` when the server does
+    /// not say (no such endpoint at this base URL, or no preload detail in its answer). The
+    /// detail's shape (`components.preload.details.running`) is what the testkit serves;
+    /// Ontoserver's own is unconfirmed, so treat `None` as "unknown", not as "finished".
+    ///
+    /// # Errors
+    /// Transport errors, and status errors other than 404.
+    pub async fn preload_running(&self) -> Result<Option<bool>, Error> {
+        let url = self.url("actuator/health", &[])?;
+        let health = match self
+            .endpoint
+            .http
+            .json(Verb::Get, &url, None, Idempotent::Yes, "application/json")
+            .await
+        {
+            Ok(v) => v,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(health
+            .pointer("/components/preload/details/running")
+            .and_then(Value::as_bool))
+    }
 }

@@ -184,7 +184,18 @@ async fn the_fake_loads_an_edition_as_one_version_of_the_snomed_code_system() {
         ClientOptions::for_local_testing(),
     )
     .expect("client");
-    c.redo_preload().await.expect("preloads");
+    // The feed location takes effect at a start; the start-up preload takes a second per
+    // entry by the fakes' clock.
+    tx.start_again();
+    assert_eq!(c.preload_running().await.expect("health"), Some(true));
+    assert!(
+        !c.has_canonical("CodeSystem", "http://snomed.info/sct", VERSION)
+            .await
+            .expect("search"),
+        "nothing is loaded before the preload has had time"
+    );
+    registry.clock().advance(std::time::Duration::from_secs(3));
+    assert_eq!(c.preload_running().await.expect("health"), Some(false));
     let found = c
         .search_canonical("CodeSystem", "http://snomed.info/sct", VERSION)
         .await
@@ -216,6 +227,7 @@ async fn the_fake_loads_an_edition_as_one_version_of_the_snomed_code_system() {
     assert_eq!(again.status(), Some(404), "{again}");
     // A read-only instance refuses it, as it refuses every write.
     c.redo_preload().await.expect("preloads again");
+    registry.clock().advance(std::time::Duration::from_secs(3));
     tx.set_read_only(true);
     let refused = c
         .delete_code_system("http://snomed.info/sct", VERSION)
@@ -323,9 +335,10 @@ async fn instances_created_for_blue_green_trust_the_same_authorisation_server() 
         tokens,
         infra.clone(),
         ClientOptions::for_local_testing(),
-        WaitPolicy::immediate(2),
+        WaitPolicy::virtual_time(),
     )
-    .expect("executor");
+    .expect("executor")
+    .with_clock(Arc::new(registry.clock()));
     exec.run(&p, &mut Journal::new(), |_| {})
         .await
         .expect("the new instance accepts the pipeline's token");
@@ -335,14 +348,15 @@ async fn instances_created_for_blue_green_trust_the_same_authorisation_server() 
             .content()
             .contains(&("http://example.org/a".into(), "1.0.0".into()))
     );
-    // Configured like the instance it replaces: read-only.
-    let anonymous = TerminologyClient::new(
+    // Configured like the instance it replaces: read-only, even to a caller who may write.
+    green.grant_token("writer", &["FHIR_READ", "FHIR_WRITE"]);
+    let writer = TerminologyClient::new(
         &green.base_url(),
-        Arc::new(NoAuth),
+        Arc::new(StaticToken::new(AccessToken::new("writer"))),
         ClientOptions::for_local_testing(),
     )
     .expect("client");
-    let refused = anonymous
+    let refused = writer
         .delete_canonical("ValueSet", "http://example.org/a", "1.0.0")
         .await
         .expect_err("a read-only instance");

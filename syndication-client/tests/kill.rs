@@ -192,6 +192,10 @@ async fn a_release_killed_during_a_wipe_resumes_without_repeating_it() {
     for n in ["prod-0", "prod-1"] {
         let server = s.infra.server(n).expect("instance");
         server.add(FakeResource::value_set("old", OLD, "1.0.0", "2026-01-01"));
+        // The child cannot move this process's virtual clock: preloads load at once and
+        // feeds are not cached.
+        server.set_preload_time_per_item(Duration::ZERO);
+        server.set_feed_cache_ttl(Duration::ZERO);
         servers.insert(n.to_owned(), server);
     }
     servers["prod-0"].set_read_only(false);

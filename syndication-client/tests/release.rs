@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use release_model::deployment::{
     Access, Deployment, DeploymentModel, Instance, InstanceName, ReleaseCandidate,
@@ -75,9 +76,19 @@ impl Scenario {
         };
         let mut servers = Vec::new();
         let mut instances = Vec::new();
+        let mut first: Option<Arc<FakeTerminologyServer>> = None;
         for n in &names {
-            let s = FakeTerminologyServer::start(&registry).await;
-            s.set_preload_feeds(vec![alias.clone()]);
+            let s = match (&first, shape) {
+                (Some(f), Shape::Shared(_)) => {
+                    FakeTerminologyServer::start_sharing(&registry, f).await
+                }
+                _ => FakeTerminologyServer::start(&registry).await,
+            };
+            // On shared storage only the instance writes go through preloads: the others
+            // serve what it loads (the same preload on all of them would contend).
+            if first.is_none() || !matches!(shape, Shape::Shared(_)) {
+                s.set_preload_feeds(vec![alias.clone()]);
+            }
             s.start_again();
             s.set_read_only(access == Access::ReadOnly);
             let name = InstanceName::new(n).expect("valid");
@@ -88,8 +99,12 @@ impl Scenario {
                 access,
                 storage,
             ));
-            servers.push((n.clone(), Arc::new(s)));
+            let s = Arc::new(s);
+            first.get_or_insert_with(|| Arc::clone(&s));
+            servers.push((n.clone(), s));
         }
+        // The start-up preloads run in the fakes' virtual time: let them finish.
+        registry.clock().advance(Duration::from_secs(60));
         let topology = match shape {
             Shape::Single => Topology::single(instances.remove(0)),
             Shape::Separate(_) => Topology::scaled_separate(instances).expect("valid"),
@@ -166,9 +181,19 @@ impl Scenario {
             Arc::new(NoAuth),
             self.infra.clone(),
             ClientOptions::for_local_testing(),
-            WaitPolicy::immediate(3),
+            WaitPolicy::virtual_time(),
         )
         .expect("executor")
+        .with_clock(Arc::new(self.registry.clock()))
+    }
+
+    /// The most preloads refused on any store because another instance preloaded into it.
+    fn contention(&self) -> usize {
+        self.names
+            .iter()
+            .map(|n| self.infra.server(n).expect("instance").contention())
+            .max()
+            .unwrap_or(0)
     }
 
     async fn execute(&self, p: &Plan) -> Journal {
@@ -178,6 +203,13 @@ impl Scenario {
             .await
             .expect("the release runs to the end");
         assert!(journal.is_finished(p));
+        // On a scaled-shared topology every instance serves one store: a preload started
+        // while another runs into it is refused and counted.
+        assert_eq!(
+            self.contention(),
+            0,
+            "no two preloads overlapped on one store"
+        );
         // The journal saved between runs loads back as it was, records and all.
         let saved = serde_json::to_string(&journal).expect("serializes");
         let loaded: Journal = serde_json::from_str(&saved).expect("loads");
@@ -414,15 +446,27 @@ async fn a_lagging_feed_cache_is_caught_by_verification() {
     let s = Scenario::new(Shape::Separate(2), Access::ReadOnly, Storage::Persistent).await;
     s.publish_c();
     let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+    // prod-1 keeps the alias's feed for ten minutes after fetching it (at its start, a
+    // minute ago): its preload reads rc1, without C, until the copy expires.
     s.infra
         .server("prod-1")
         .expect("instance")
-        .lag_feed_cache_once();
-    s.execute(&p).await;
+        .set_feed_cache_ttl(Duration::from_secs(600));
+    let mut waits = 0;
+    let mut journal = Journal::new();
+    s.executor()
+        .run(&p, &mut journal, |e| {
+            if matches!(e, syndication_client::Event::Waiting { .. }) {
+                waits += 1;
+            }
+        })
+        .await
+        .expect("verification waits out the cache");
     assert!(
         s.content("prod-1").contains(&item(C, "1.0.0")),
-        "verification re-triggered the preload"
+        "verification re-triggered the preload once the cached copy expired"
     );
+    assert!(waits > 0, "it had to wait");
 }
 
 #[tokio::test]
@@ -526,10 +570,14 @@ async fn label_release_grants_read_only_with_an_approval() {
     let grant = ReadGrant::cohort("PATHOLOGY", approval, now).expect("valid");
     let p = release_model::plan::plan_label_release(&deployment, std::slice::from_ref(&grant))
         .expect("plans");
+    // The pipeline's token may write (security is on: the server has granted tokens).
+    server.grant_token("pipeline", &["FHIR_READ", "FHIR_WRITE"]);
     let exec = || {
         Executor::new(
             &deployment,
-            Arc::new(NoAuth),
+            Arc::new(syndication_client::StaticToken::new(
+                syndication_client::AccessToken::new("pipeline"),
+            )),
             infra.clone(),
             ClientOptions::for_local_testing(),
             WaitPolicy::immediate(1),
@@ -591,9 +639,10 @@ async fn expired_tokens_are_renewed_mid_release() {
         tokens.clone(),
         s.infra.clone(),
         ClientOptions::for_local_testing(),
-        WaitPolicy::immediate(3),
+        WaitPolicy::virtual_time(),
     )
-    .expect("executor");
+    .expect("executor")
+    .with_clock(Arc::new(s.registry.clock()));
     tokens.token().await.expect("first token");
     auth.expire_all();
     exec.run(&p, &mut Journal::new(), |_| {})

@@ -3,8 +3,11 @@
 //! A [`FakeTerminologyServer`] behaves like a terminology server, not like canned responses:
 //! it holds resources, publishes a syndication feed generated from them (with correct hashes
 //! and lengths), redoes its preload with the real update semantics (adds only; the same URL and
-//! version is replaced only when the incoming `date` is later), rejects writes when read-only,
-//! filters reads by security labels, and can be stopped, wiped and restarted. Fakes in one
+//! version is replaced only when the incoming `date` is later) in the background and in
+//! virtual time, caches its preload feeds, reads a changed preload feed location only when it
+//! restarts, shares one store between scaled-shared instances (and counts preloads that
+//! contend for it), rejects writes when read-only or without the authority, filters reads by
+//! security labels, and can be stopped, wiped and restarted; its docs list each behaviour. Fakes in one
 //! scenario share a [`Registry`], through which they fetch each other's feeds and artefacts
 //! without network tricks.
 //!
@@ -19,10 +22,15 @@
 //! let production = FakeTerminologyServer::start(&registry).await;
 //! authoring.add(FakeResource::value_set("body-sites", "http://example.org/vs/body-sites", "1.0.0", "2026-11-01"));
 //! authoring.set_syndicated("ValueSet", "body-sites", true);
+//! // A preload feed takes effect when the server starts; the start-up preload then runs in the
+//! // background, an item a second by the fakes' virtual clock.
 //! production.set_preload_feeds(vec![authoring.feed_url()]);
+//! production.start_again();
 //!
 //! let client = TerminologyClient::new(&production.base_url(), Arc::new(NoAuth), ClientOptions::for_local_testing()).unwrap();
-//! client.redo_preload().await.unwrap();
+//! assert_eq!(client.preload_running().await.unwrap(), Some(true));
+//! assert!(!client.has_canonical("ValueSet", "http://example.org/vs/body-sites", "1.0.0").await.unwrap());
+//! registry.clock().advance(std::time::Duration::from_secs(1));
 //! assert!(client.has_canonical("ValueSet", "http://example.org/vs/body-sites", "1.0.0").await.unwrap());
 //! # });
 //! ```
@@ -45,6 +53,7 @@
 //! authoring.set_syndicated("ValueSet", "vs", true);
 //! let prod = Arc::new(FakeTerminologyServer::start(&registry).await);
 //! prod.set_preload_feeds(vec![authoring.feed_url()]);
+//! prod.start_again();
 //!
 //! let instance = Instance::new(InstanceName::new("prod").unwrap(), prod.base_url(),
 //!     Role::Production, Access::ReadOnly, Storage::Persistent);
@@ -55,8 +64,9 @@
 //! assert_eq!(p.strategy, Strategy::Additive);
 //!
 //! let infra = Arc::new(FakeInfrastructure::new(&registry, vec![("prod".into(), prod.clone())]));
+//! // Waits pass by the fakes' virtual clock.
 //! let mut exec = Executor::new(&deployment, Arc::new(NoAuth), infra, ClientOptions::for_local_testing(),
-//!     WaitPolicy::immediate(3)).unwrap();
+//!     WaitPolicy::virtual_time()).unwrap().with_clock(Arc::new(registry.clock()));
 //! let mut journal = Journal::new();
 //! exec.run(&p, &mut journal, |_| {}).await.unwrap();
 //! assert!(prod.content().contains(&("http://example.org/vs".into(), "1.0.0".into())));
@@ -89,8 +99,9 @@
 //! let p = plan_rollback(&deployment, &last_good, &Delta::default(), &Policy::default()).unwrap();
 //!
 //! let infra = Arc::new(FakeInfrastructure::new(&registry, vec![("prod".into(), prod.clone())]));
-//! Executor::new(&deployment, Arc::new(NoAuth), infra, ClientOptions::for_local_testing(), WaitPolicy::immediate(3))
-//!     .unwrap().run(&p, &mut Journal::new(), |_| {}).await.unwrap();
+//! Executor::new(&deployment, Arc::new(NoAuth), infra, ClientOptions::for_local_testing(), WaitPolicy::virtual_time())
+//!     .unwrap().with_clock(Arc::new(registry.clock()))
+//!     .run(&p, &mut Journal::new(), |_| {}).await.unwrap();
 //! // Only what the last good feed offers is left.
 //! assert_eq!(prod.content().into_iter().collect::<Vec<_>>(), [("http://example.org/vs".into(), "1.0.0".into())]);
 //! # });
@@ -155,10 +166,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 type Provider = Arc<dyn Fn() -> Option<Vec<u8>> + Send + Sync>;
 
-/// Where the fakes of one scenario find each other's documents by URL.
+/// Where the fakes of one scenario find each other's documents by URL, and the virtual clock
+/// they share.
 #[derive(Clone, Default)]
 pub struct Registry {
     documents: Arc<Mutex<HashMap<String, Provider>>>,
+    clock: crate::ManualClock,
 }
 
 impl std::fmt::Debug for Registry {
@@ -188,6 +201,13 @@ impl Registry {
         provider: impl Fn() -> Option<Vec<u8>> + Send + Sync + 'static,
     ) {
         lock(&self.documents).insert(url.into(), Arc::new(provider));
+    }
+
+    /// The fakes' clock: virtual time, moved only by [`ManualClock::advance`](crate::ManualClock::advance)
+    /// or by an executor waiting on it (`Executor::with_clock`). A fake's preload takes time
+    /// by this clock, so a test never waits for real.
+    pub fn clock(&self) -> crate::ManualClock {
+        self.clock.clone()
     }
 
     /// The document at `url`, if any fake serves it.

@@ -176,13 +176,26 @@ impl ScenarioBuilder {
         };
         let feed = authoring.feed_url();
         let mut instances = Vec::new();
+        let mut first: Option<Arc<FakeTerminologyServer>> = None;
         for name in names {
-            let s = FakeTerminologyServer::start(registry).await;
+            // The instances of a scaled-shared environment serve one store.
+            let s = match (&first, layout) {
+                (Some(f), Layout::ScaledShared(_)) => {
+                    FakeTerminologyServer::start_sharing(registry, f).await
+                }
+                _ => FakeTerminologyServer::start(registry).await,
+            };
             if let Some(a) = auth {
                 s.trust(a);
             }
             s.set_read_only(access == Access::ReadOnly);
-            s.set_preload_feeds(vec![feed.clone()]);
+            // Deployed with the authoring feed as its preload feed: configured, then started.
+            // On shared storage only the first instance (writes go through it) preloads; the
+            // others serve its store.
+            if first.is_none() || !matches!(layout, Layout::ScaledShared(_)) {
+                s.set_preload_feeds(vec![feed.clone()]);
+            }
+            s.start_again();
             let instance_name = InstanceName::new(&name).map_err(|e| Error::Config {
                 message: e.to_string(),
             })?;
@@ -193,7 +206,11 @@ impl ScenarioBuilder {
                 access,
                 self.storage,
             ));
-            servers.push((name, Arc::new(s)));
+            let s = Arc::new(s);
+            if first.is_none() {
+                first = Some(Arc::clone(&s));
+            }
+            servers.push((name, s));
         }
         Ok(Deployment::new(
             DeploymentModel::AuthoringToProduction,
@@ -290,17 +307,19 @@ impl Scenario {
         Arc::clone(&self.tokens)
     }
 
-    /// An executor for one environment of the scenario, waiting without pauses.
+    /// An executor for one environment of the scenario. It waits by the fakes' virtual clock
+    /// ([`Registry::clock`]), so a preload that takes minutes passes at once.
     ///
     /// # Errors
     /// As [`Executor::new`].
     pub fn executor(&self, environment: &Deployment) -> Result<Executor, Error> {
-        Executor::new(
+        Ok(Executor::new(
             environment,
             self.tokens(),
             self.infra.clone(),
             ClientOptions::for_local_testing(),
-            WaitPolicy::immediate(3),
-        )
+            WaitPolicy::virtual_time(),
+        )?
+        .with_clock(Arc::new(self.registry.clock())))
     }
 }

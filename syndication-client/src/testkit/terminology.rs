@@ -2,8 +2,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use fhir_security_labels::{Authority, Caller, ServerSecurity, decide_read};
+use fhir_security_labels::{Authority, Caller, Grant, ServerSecurity, decide_read};
 use release_model::deployment::BaseUrl;
 use release_model::feed::{
     AtomDate, AtomId, Category, Checked, Entry, Feed, FhirVersion, Link, LinkRel, Sha256, Text, ns,
@@ -14,25 +15,132 @@ use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::{FakeAuthServer, FakeResource, Issued, Registry, bearer, lock, query};
+use crate::{Clock, ManualClock};
 
+/// What an instance's disk and database hold: one per instance, or one for every instance of
+/// a scaled-shared topology.
 #[derive(Debug, Default)]
-struct State {
-    trusted: Vec<Arc<Mutex<Issued>>>,
+struct Store {
     resources: Vec<FakeResource>,
     syndicated: BTreeSet<(String, String)>,
+    /// The preload writing into this store, if one runs.
+    loading: Option<Loading>,
+    /// Preloads refused because another instance was preloading into this store.
+    contention: usize,
+}
+
+/// A preload under way: what it read from its feeds when it started, applied one item per
+/// `per_item` of the fakes' clock.
+#[derive(Debug)]
+struct Loading {
+    /// The instance running it (its base URL).
+    by: String,
+    started: Instant,
+    per_item: Duration,
+    items: Vec<Item>,
+    applied: usize,
+}
+
+/// One thing a preload loads.
+#[derive(Debug, Clone)]
+enum Item {
+    /// A FHIR resource, loaded with the update semantics.
+    Resource(FakeResource),
+    /// A version of a SNOMED CT or LOINC code system (a package or binary index).
+    CodeSystemVersion {
+        code_system: String,
+        version: String,
+        date: String,
+    },
+}
+
+#[derive(Debug)]
+struct State {
+    /// The instance's base URL, naming the preloads it runs.
+    me: String,
+    clock: ManualClock,
+    store: Arc<Mutex<Store>>,
+    trusted: Vec<Arc<Mutex<Issued>>>,
     read_only: bool,
     running: bool,
+    /// `atom.preload.feedLocation` as configured.
+    configured_feeds: Vec<String>,
+    /// The feed locations read at the last start: what `redoPreload` reads.
     preload_feeds: Vec<String>,
     tokens: HashMap<String, Vec<Authority>>,
     anonymous_read: bool,
-    feed_lags: bool,
+    /// Each feed URL's copy, with when it was fetched.
+    feed_cache: HashMap<String, (Instant, Vec<u8>)>,
+    feed_cache_ttl: Duration,
+    per_item: Duration,
     preloads: usize,
+    /// Whether the start-up preload finished (or failed to start).
+    startup_failed: bool,
+}
+
+impl State {
+    /// Applies what a preload running into this instance's store has loaded by now.
+    fn catch_up(&self) {
+        catch_up(&mut lock(&self.store), self.clock.now());
+    }
+
+    /// Whether security is on: the server trusts an authorisation server or has tokens.
+    fn secured(&self) -> bool {
+        !self.trusted.is_empty() || !self.tokens.is_empty()
+    }
+}
+
+fn catch_up(store: &mut Store, now: Instant) {
+    let Some(loading) = store.loading.take() else {
+        return;
+    };
+    let due = if loading.per_item.is_zero() {
+        loading.items.len()
+    } else {
+        let elapsed = now.saturating_duration_since(loading.started);
+        let n = elapsed.as_nanos() / loading.per_item.as_nanos();
+        usize::try_from(n)
+            .unwrap_or(usize::MAX)
+            .min(loading.items.len())
+    };
+    for item in &loading.items[loading.applied..due] {
+        apply(store, item);
+    }
+    if due < loading.items.len() {
+        store.loading = Some(Loading {
+            applied: due,
+            ..loading
+        });
+    }
 }
 
 /// A fake terminology server. See the [module docs](crate::testkit).
 ///
 /// Where it matters to a release it behaves as Ontoserver does, or as the stricter of the
 /// plausible behaviours where the documents do not say:
+/// - a preload runs in the background: `redoPreload` answers 200 at once and the items of
+///   its feeds appear one by one, one per [`set_preload_time_per_item`](Self::set_preload_time_per_item)
+///   (1 s by default) of the [`Registry::clock`](super::Registry::clock); `/actuator/health`
+///   reports it running (`components.preload.details.running`, the detail the container's
+///   `healthcheck.sh -L` reads; the fake's JSON shape is its own, Ontoserver's is
+///   unconfirmed). A second `redoPreload` while one runs is **refused** with 409, not
+///   queued: Ontoserver documents neither and gives no job id, and refusing makes a
+///   pipeline that triggers twice fail where a queue would hide it;
+/// - instances made with [`start_sharing`](Self::start_sharing) serve one store (a
+///   scaled-shared topology): what one loads, all serve; a preload started on one while
+///   another preloads into the store fails with 500 and a `LockObtainFailedException`, as
+///   Lucene's write lock does, and is counted ([`contention`](Self::contention));
+/// - each instance caches each preload feed for [`set_feed_cache_ttl`](Self::set_feed_cache_ttl)
+///   (5 s by default) after fetching it: a preload within that time of a feed change (a
+///   repointed alias) reads the old feed, as Ontoserver's per-URL cache does;
+/// - `atom.preload.feedLocation` ([`set_preload_feeds`](Self::set_preload_feeds)) takes
+///   effect at the next start: `redoPreload` reads the feeds configured when the instance
+///   last started;
+/// - with security on (it trusts an authorisation server or has granted tokens) every write
+///   needs a token (401 without) holding its authority (403 without): `FHIR_WRITE` for FHIR
+///   deletes and `$meta-add`/`$meta-delete`, `SYND_WRITE` for `redoPreload` and
+///   `setSyndicationStatus` (which authority `redoPreload` needs is unconfirmed: the fake
+///   takes the narrower), `API_WRITE` for `deleteCodeSystem`;
 /// - a preload loads FHIR resources with the server's update rule (same URL and version
 ///   replaced only by a later `date`), and loads SNOMED CT packages and RF2 binary indexes as
 ///   versions of the one CodeSystem `http://snomed.info/sct` (the version URI, not the
@@ -59,13 +167,36 @@ struct Handler {
 }
 
 impl FakeTerminologyServer {
-    /// Starts a fake, running and writable, with anonymous FHIR read.
+    /// Starts a fake, running and writable, with anonymous FHIR read and no preload feed.
     pub async fn start(registry: &Registry) -> Self {
+        Self::start_with_store(registry, Arc::new(Mutex::new(Store::default()))).await
+    }
+
+    /// Starts a fake that shares `other`'s disk and database, as the instances of a
+    /// scaled-shared topology do.
+    pub async fn start_sharing(registry: &Registry, other: &FakeTerminologyServer) -> Self {
+        let store = Arc::clone(&lock(&other.state).store);
+        Self::start_with_store(registry, store).await
+    }
+
+    async fn start_with_store(registry: &Registry, store: Arc<Mutex<Store>>) -> Self {
         let server = MockServer::start().await;
         let state = Arc::new(Mutex::new(State {
+            me: server.uri(),
+            clock: registry.clock(),
+            store,
+            trusted: Vec::new(),
+            read_only: false,
             running: true,
+            configured_feeds: Vec::new(),
+            preload_feeds: Vec::new(),
+            tokens: HashMap::new(),
             anonymous_read: true,
-            ..State::default()
+            feed_cache: HashMap::new(),
+            feed_cache_ttl: Duration::from_secs(5),
+            per_item: Duration::from_secs(1),
+            preloads: 0,
+            startup_failed: false,
         }));
         let handler = Handler {
             state: Arc::clone(&state),
@@ -89,7 +220,8 @@ impl FakeTerminologyServer {
         fake.registry.provide(fake.feed_url(), move || {
             let st = lock(&state);
             if st.running {
-                feed_xml(&st, &base, &registry)
+                st.catch_up();
+                feed_xml(&lock(&st.store), &base, &registry)
             } else {
                 None
             }
@@ -110,20 +242,23 @@ impl FakeTerminologyServer {
 
     /// Adds (or replaces, by type and id) a resource.
     pub fn add(&self, r: FakeResource) {
-        let mut st = lock(&self.state);
-        st.resources
+        let st = lock(&self.state);
+        let mut store = lock(&st.store);
+        store
+            .resources
             .retain(|x| !(x.resource_type == r.resource_type && x.id == r.id));
-        st.resources.push(r);
+        store.resources.push(r);
     }
 
     /// Sets a resource's syndication status, as an approver would.
     pub fn set_syndicated(&self, resource_type: &str, id: &str, syndicated: bool) {
         let key = (resource_type.to_owned(), id.to_owned());
-        let mut st = lock(&self.state);
+        let st = lock(&self.state);
+        let mut store = lock(&st.store);
         if syndicated {
-            st.syndicated.insert(key);
+            store.syndicated.insert(key);
         } else {
-            st.syndicated.remove(&key);
+            store.syndicated.remove(&key);
         }
     }
 
@@ -132,9 +267,27 @@ impl FakeTerminologyServer {
         lock(&self.state).read_only = read_only;
     }
 
-    /// Sets `atom.preload.feedLocation`.
+    /// Sets `atom.preload.feedLocation`. It takes effect when the instance next starts
+    /// ([`start_again`](Self::start_again)), as a configuration change does.
     pub fn set_preload_feeds(&self, urls: Vec<String>) {
-        lock(&self.state).preload_feeds = urls;
+        lock(&self.state).configured_feeds = urls;
+    }
+
+    /// The preload feeds in effect: those configured when the instance last started.
+    pub fn preload_feeds(&self) -> Vec<String> {
+        lock(&self.state).preload_feeds.clone()
+    }
+
+    /// How long a preload takes per item it loads, by the fakes' clock (1 s by default;
+    /// zero loads everything at once, for tests whose clock nobody moves).
+    pub fn set_preload_time_per_item(&self, per_item: Duration) {
+        lock(&self.state).per_item = per_item;
+    }
+
+    /// How long each fetched preload feed is cached (5 s by default; zero turns the cache
+    /// off).
+    pub fn set_feed_cache_ttl(&self, ttl: Duration) {
+        lock(&self.state).feed_cache_ttl = ttl;
     }
 
     /// Lets `token` act with these authorities (e.g. `FHIR_READ`, `PERM_RESTRICTED_READ`).
@@ -156,13 +309,15 @@ impl FakeTerminologyServer {
     /// tokens it accepts, anonymous read and read-only mode, as a new instance deployed with
     /// the same configuration would.
     pub(super) fn adopt_configuration_of(&self, other: &FakeTerminologyServer) {
-        let (trusted, tokens, anonymous_read, read_only) = {
+        let (trusted, tokens, anonymous_read, read_only, per_item, ttl) = {
             let o = lock(&other.state);
             (
                 o.trusted.clone(),
                 o.tokens.clone(),
                 o.anonymous_read,
                 o.read_only,
+                o.per_item,
+                o.feed_cache_ttl,
             )
         };
         let mut st = lock(&self.state);
@@ -170,6 +325,8 @@ impl FakeTerminologyServer {
         st.tokens = tokens;
         st.anonymous_read = anonymous_read;
         st.read_only = read_only;
+        st.per_item = per_item;
+        st.feed_cache_ttl = ttl;
     }
 
     /// Whether callers without a token have FHIR read.
@@ -177,34 +334,46 @@ impl FakeTerminologyServer {
         lock(&self.state).anonymous_read = allowed;
     }
 
-    /// Makes the next preload see a stale copy of its feeds (the per-URL feed cache lagging
-    /// behind a repointed alias); the preload after that sees the current feed.
-    pub fn lag_feed_cache_once(&self) {
-        lock(&self.state).feed_lags = true;
-    }
-
     /// Stops the server: every request fails with 503 until [`start_again`](Self::start_again).
+    /// A preload it was running stops where it is, and its feed cache is gone.
     pub fn stop(&self) {
-        lock(&self.state).running = false;
-    }
-
-    /// Clears its disk and database: every resource and syndication status is gone.
-    pub fn wipe(&self) {
         let mut st = lock(&self.state);
-        st.resources.clear();
-        st.syndicated.clear();
+        st.catch_up();
+        st.running = false;
+        // The feed cache lives in the process: a restart starts without it.
+        st.feed_cache.clear();
+        let mut store = lock(&st.store);
+        if store.loading.as_ref().is_some_and(|l| l.by == st.me) {
+            store.loading = None;
+        }
     }
 
-    /// Starts it again; a start runs the preload, as a server does at start-up.
+    /// Clears its disk and database: every resource and syndication status is gone (for
+    /// every instance sharing them).
+    pub fn wipe(&self) {
+        let st = lock(&self.state);
+        let mut store = lock(&st.store);
+        store.resources.clear();
+        store.syndicated.clear();
+        store.loading = None;
+    }
+
+    /// Starts it again with the preload feeds now configured, and runs the start-up preload
+    /// (which fails, counted as contention, when another instance preloads into its store).
     pub fn start_again(&self) {
         let mut st = lock(&self.state);
         st.running = true;
-        preload(&mut st, &self.registry);
+        st.preload_feeds = st.configured_feeds.clone();
+        st.catch_up();
+        st.startup_failed = begin_preload(&mut st, &self.registry).is_err();
     }
 
     /// Every `(url, version)` the server holds, whatever the labels.
     pub fn content(&self) -> BTreeSet<(String, String)> {
-        lock(&self.state)
+        let st = lock(&self.state);
+        st.catch_up();
+        let store = lock(&st.store);
+        store
             .resources
             .iter()
             .map(|r| (r.url.clone(), r.version.clone()))
@@ -213,7 +382,10 @@ impl FakeTerminologyServer {
 
     /// The resource with this canonical and version, if held.
     pub fn resource(&self, url: &str, version: &str) -> Option<FakeResource> {
-        lock(&self.state)
+        let st = lock(&self.state);
+        st.catch_up();
+        let store = lock(&st.store);
+        store
             .resources
             .iter()
             .find(|r| r.url == url && r.version == version)
@@ -223,18 +395,33 @@ impl FakeTerminologyServer {
     /// Whether it holds nothing: no resource and no syndication status (as after a wipe).
     pub fn is_empty(&self) -> bool {
         let st = lock(&self.state);
-        st.resources.is_empty() && st.syndicated.is_empty()
+        st.catch_up();
+        let store = lock(&st.store);
+        store.resources.is_empty() && store.syndicated.is_empty()
     }
 
-    /// How many preloads have run.
+    /// How many preloads it has started.
     pub fn preloads(&self) -> usize {
         lock(&self.state).preloads
+    }
+
+    /// Whether a preload runs into its store (its own, or another sharing instance's).
+    pub fn preload_running(&self) -> bool {
+        let st = lock(&self.state);
+        st.catch_up();
+        lock(&st.store).loading.is_some()
+    }
+
+    /// How many preloads into its store were refused because another instance was
+    /// preloading into it: a release on a scaled-shared topology must keep this at zero.
+    pub fn contention(&self) -> usize {
+        lock(&lock(&self.state).store).contention
     }
 }
 
 /// The server's feed; `None` when its resources hold what XML cannot (the feed endpoint then
 /// answers 500, as a server that fails to write it would).
-fn feed_xml(st: &State, base: &str, registry: &Registry) -> Option<Vec<u8>> {
+fn feed_xml(st: &Store, base: &str, registry: &Registry) -> Option<Vec<u8>> {
     let mut feed = Feed::default();
     feed.id = Some(AtomId::new(format!("urn:fake:{base}")));
     feed.title = Some(Text::plain("Fake terminology server"));
@@ -281,63 +468,134 @@ fn feed_xml(st: &State, base: &str, registry: &Registry) -> Option<Vec<u8>> {
     feed.to_xml().ok().map(String::into_bytes)
 }
 
-/// Loads every FHIR resource the preload feeds offer, with the server's update semantics.
-fn preload(st: &mut State, registry: &Registry) {
-    st.preloads += 1;
-    if std::mem::take(&mut st.feed_lags) {
-        return;
+/// Why a preload did not start.
+enum Refused {
+    /// This instance is preloading already.
+    Running,
+    /// Another instance preloads into the same store.
+    Contention,
+}
+
+/// Starts a preload of the feeds in effect: reads them (through the feed cache) and their
+/// artefacts now, and applies one item per `per_item` from now on.
+fn begin_preload(st: &mut State, registry: &Registry) -> Result<(), Refused> {
+    let now = st.clock.now();
+    if st.preload_feeds.is_empty() {
+        // No preload feed: nothing to load, nothing written.
+        return Ok(());
     }
+    {
+        let mut store = lock(&st.store);
+        catch_up(&mut store, now);
+        match &store.loading {
+            Some(l) if l.by == st.me => return Err(Refused::Running),
+            Some(_) => {
+                store.contention += 1;
+                return Err(Refused::Contention);
+            }
+            None => {}
+        }
+    }
+    st.preloads += 1;
+    let mut items = Vec::new();
     for url in st.preload_feeds.clone() {
-        let Some(bytes) = registry.get(&url) else {
-            continue;
+        let cached = st
+            .feed_cache
+            .get(&url)
+            .filter(|(at, _)| now.saturating_duration_since(*at) < st.feed_cache_ttl)
+            .map(|(_, bytes)| bytes.clone());
+        let bytes = match cached {
+            Some(b) => b,
+            None => {
+                let Some(b) = registry.get(&url) else {
+                    continue;
+                };
+                st.feed_cache.insert(url.clone(), (now, b.clone()));
+                b
+            }
         };
         let Ok(feed) = Feed::from_slice(&bytes) else {
             continue;
         };
-        for e in feed.entries.iter().filter(|e| !e.is_retraction()) {
-            let Some(link) = e.alternate_link() else {
-                continue;
-            };
-            let Some(body) = registry.get(&link.href) else {
-                continue;
-            };
-            if let Some(h) = link.sha256()
-                && !h.matches(&sha2::Sha256::digest(&body))
-            {
-                continue;
-            }
-            // SNOMED CT packages, LOINC and binary indexes load as a version of one code
-            // system, as Ontoserver stores them: `http://snomed.info/sct` with the version
-            // URI (not the edition's identifier), or `http://loinc.org`.
-            if let (Some(cs), Some(version)) = (
-                e.content_type().and_then(|t| t.code_system()),
-                e.version.as_ref(),
-            ) {
-                let version = version.trimmed().to_owned();
-                if !st
+        items.extend(feed_items(&feed, registry));
+    }
+    let mut store = lock(&st.store);
+    store.loading = Some(Loading {
+        by: st.me.clone(),
+        started: now,
+        per_item: st.per_item,
+        items,
+        applied: 0,
+    });
+    catch_up(&mut store, now);
+    Ok(())
+}
+
+/// What a feed's entries load: their verified artefacts, as resources or code system
+/// versions.
+fn feed_items(feed: &Feed, registry: &Registry) -> Vec<Item> {
+    let mut items = Vec::new();
+    for e in feed.entries.iter().filter(|e| !e.is_retraction()) {
+        let Some(link) = e.alternate_link() else {
+            continue;
+        };
+        let Some(body) = registry.get(&link.href) else {
+            continue;
+        };
+        if let Some(h) = link.sha256()
+            && !h.matches(&sha2::Sha256::digest(&body))
+        {
+            continue;
+        }
+        // SNOMED CT packages, LOINC and binary indexes load as a version of one code
+        // system, as Ontoserver stores them: `http://snomed.info/sct` with the version
+        // URI (not the edition's identifier), or `http://loinc.org`.
+        if let (Some(cs), Some(version)) = (
+            e.content_type().and_then(|t| t.code_system()),
+            e.version.as_ref(),
+        ) {
+            items.push(Item::CodeSystemVersion {
+                code_system: cs.to_owned(),
+                version: version.trimmed().to_owned(),
+                date: e
+                    .updated
+                    .as_ref()
+                    .and_then(Checked::valid)
+                    .map(AtomDate::to_string)
+                    .unwrap_or_default(),
+            });
+            continue;
+        }
+        let Ok(json) = serde_json::from_slice::<Value>(&body) else {
+            continue;
+        };
+        if let Some(r) = FakeResource::from_json(&json) {
+            items.push(Item::Resource(r));
+        }
+    }
+    items
+}
+
+/// Loads one item with the server's update semantics.
+fn apply(store: &mut Store, item: &Item) {
+    match item {
+        Item::CodeSystemVersion {
+            code_system,
+            version,
+            date,
+        } => {
+            if !store.resources.iter().any(|r| {
+                r.resource_type == "CodeSystem" && r.url == *code_system && r.version == *version
+            }) {
+                let id = format!("code-system-{}", store.resources.len());
+                store
                     .resources
-                    .iter()
-                    .any(|r| r.resource_type == "CodeSystem" && r.url == cs && r.version == version)
-                {
-                    let id = format!("code-system-{}", st.resources.len());
-                    let date = e
-                        .updated
-                        .as_ref()
-                        .and_then(Checked::valid)
-                        .map(AtomDate::to_string)
-                        .unwrap_or_default();
-                    st.resources
-                        .push(FakeResource::code_system(&id, cs, &version, &date));
-                }
-                continue;
+                    .push(FakeResource::code_system(&id, code_system, version, date));
             }
-            let Ok(json) = serde_json::from_slice::<Value>(&body) else {
-                continue;
-            };
-            let Some(incoming) = FakeResource::from_json(&json) else {
-                continue;
-            };
-            match st
+        }
+        Item::Resource(incoming) => {
+            let incoming = incoming.clone();
+            match store
                 .resources
                 .iter_mut()
                 .find(|r| r.url == incoming.url && r.version == incoming.version)
@@ -352,16 +610,16 @@ fn preload(st: &mut State, registry: &Registry) {
                     }
                 }
                 None => {
-                    let id_taken = st
+                    let id_taken = store
                         .resources
                         .iter()
                         .any(|r| r.resource_type == incoming.resource_type && r.id == incoming.id);
                     let id = if id_taken {
-                        format!("{}-{}", incoming.id, st.resources.len())
+                        format!("{}-{}", incoming.id, store.resources.len())
                     } else {
                         incoming.id.clone()
                     };
-                    st.resources.push(FakeResource { id, ..incoming });
+                    store.resources.push(FakeResource { id, ..incoming });
                 }
             }
         }
@@ -405,12 +663,22 @@ fn deleted(n: usize) -> ResponseTemplate {
     }
 }
 
+/// The authority a write needs, by endpoint.
+fn write_authority(path: &[&str]) -> Grant {
+    match path {
+        ["fhir", ..] => Grant::FhirWrite,
+        ["api", ..] => Grant::Other("API_WRITE".into()),
+        _ => Grant::Other("SYND_WRITE".into()),
+    }
+}
+
 impl Respond for Handler {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let mut st = lock(&self.state);
         if !st.running {
             return ResponseTemplate::new(503);
         }
+        st.catch_up();
         let path: Vec<&str> = req.url.path().trim_matches('/').split('/').collect();
         let method = req.method.as_str();
         let write = matches!(method, "POST" | "PUT" | "DELETE");
@@ -425,25 +693,51 @@ impl Respond for Handler {
                 return ResponseTemplate::new(401).set_body_string("invalid or expired token");
             }
         }
+        if write && st.secured() {
+            let grant = write_authority(&path);
+            if bearer(req).is_none() {
+                return ResponseTemplate::new(401).set_body_string("authentication required");
+            }
+            let caller = self.caller(&st, req);
+            if !caller
+                .authorities()
+                .iter()
+                .any(|a| a.grant == grant && a.applies_to(None))
+            {
+                return ResponseTemplate::new(403).set_body_string(format!("{grant:?} required"));
+            }
+        }
         match (method, path.as_slice()) {
             ("GET", ["synd", "syndication.xml"]) => {
-                match feed_xml(&st, &self.base, &self.registry) {
+                match feed_xml(&lock(&st.store), &self.base, &self.registry) {
                     Some(xml) => ResponseTemplate::new(200).set_body_raw(xml, "application/atom+xml"),
                     None => ResponseTemplate::new(500).set_body_string("the feed cannot be written"),
                 }
             }
-            ("POST", ["synd", "redoPreload"]) => {
-                preload(&mut st, &self.registry);
-                ResponseTemplate::new(200)
+            ("GET", ["actuator", "health"]) => {
+                let running = lock(&st.store).loading.is_some();
+                let startup = if st.startup_failed { "DOWN" } else { "UP" };
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "status": "UP",
+                    "components": {"preload": {"status": startup, "details": {"running": running, "startupFailed": st.startup_failed}}}
+                }))
             }
+            ("POST", ["synd", "redoPreload"]) => match begin_preload(&mut st, &self.registry) {
+                Ok(()) => ResponseTemplate::new(200),
+                Err(Refused::Running) => ResponseTemplate::new(409).set_body_string("a preload is already running"),
+                Err(Refused::Contention) => ResponseTemplate::new(500).set_body_string(
+                    "org.apache.lucene.store.LockObtainFailedException: Lock held by another program: write.lock",
+                ),
+            },
             ("POST", ["synd", "setSyndicationStatus"]) => {
                 let (Some(t), Some(id), Some(flag)) = (query(req, "resourceType"), query(req, "id"), query(req, "syndicate")) else {
                     return ResponseTemplate::new(400);
                 };
+                let mut store = lock(&st.store);
                 if flag == "true" {
-                    st.syndicated.insert((t, id));
+                    store.syndicated.insert((t, id));
                 } else {
-                    st.syndicated.remove(&(t, id));
+                    store.syndicated.remove(&(t, id));
                 }
                 ResponseTemplate::new(200)
             }
@@ -454,12 +748,14 @@ impl Respond for Handler {
                 let (Some(cs), Some(version)) = (query(req, "codeSystemId"), query(req, "codeSystemVersion")) else {
                     return ResponseTemplate::new(400).set_body_string("codeSystemId and codeSystemVersion are required");
                 };
-                let before = st.resources.len();
-                st.resources
+                let mut store = lock(&st.store);
+                let before = store.resources.len();
+                store
+                    .resources
                     .retain(|r| !(r.resource_type == "CodeSystem" && r.url == cs && r.version == version));
                 // What Ontoserver answers for a version it does not hold is unconfirmed (its API
                 // documents only "successful operation"); the fake takes the stricter answer.
-                if st.resources.len() == before {
+                if store.resources.len() == before {
                     ResponseTemplate::new(404).set_body_string("no such code system version")
                 } else {
                     ResponseTemplate::new(200)
@@ -467,7 +763,8 @@ impl Respond for Handler {
             }
             ("GET", ["fhir", t]) => {
                 let (url, version) = (query(req, "url"), query(req, "version"));
-                let entries: Vec<Value> = st
+                let store = lock(&st.store);
+                let entries: Vec<Value> = store
                     .resources
                     .iter()
                     .filter(|r| r.resource_type == *t)
@@ -478,26 +775,29 @@ impl Respond for Handler {
                     .collect();
                 ResponseTemplate::new(200).set_body_json(json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries}))
             }
-            ("GET", ["fhir", t, id]) => match st.resources.iter().find(|r| r.resource_type == *t && r.id == *id) {
+            ("GET", ["fhir", t, id]) => match lock(&st.store).resources.iter().find(|r| r.resource_type == *t && r.id == *id) {
                 Some(r) if self.visible(&st, req, r) => ResponseTemplate::new(200).set_body_json(r.to_json()),
                 _ => ResponseTemplate::new(404),
             },
             ("DELETE", ["fhir", t]) => {
                 let (url, version) = (query(req, "url"), query(req, "version"));
-                let before = st.resources.len();
-                st.resources.retain(|r| !(r.resource_type == *t && Some(&r.url) == url.as_ref() && Some(&r.version) == version.as_ref()));
-                deleted(before - st.resources.len())
+                let mut store = lock(&st.store);
+                let before = store.resources.len();
+                store.resources.retain(|r| !(r.resource_type == *t && Some(&r.url) == url.as_ref() && Some(&r.version) == version.as_ref()));
+                deleted(before - store.resources.len())
             }
             ("DELETE", ["fhir", t, id]) => {
-                let before = st.resources.len();
-                st.resources.retain(|r| !(r.resource_type == *t && r.id == *id));
-                deleted(before - st.resources.len())
+                let mut store = lock(&st.store);
+                let before = store.resources.len();
+                store.resources.retain(|r| !(r.resource_type == *t && r.id == *id));
+                deleted(before - store.resources.len())
             }
             ("POST", ["fhir", t, id, op @ ("$meta-add" | "$meta-delete")]) => {
                 let Ok(labels) = fhir_security_labels::parse_meta_parameters(&String::from_utf8_lossy(&req.body)) else {
                     return ResponseTemplate::new(400);
                 };
-                let Some(r) = st.resources.iter_mut().find(|r| r.resource_type == *t && r.id == *id) else {
+                let mut store = lock(&st.store);
+                let Some(r) = store.resources.iter_mut().find(|r| r.resource_type == *t && r.id == *id) else {
                     return ResponseTemplate::new(404);
                 };
                 if *op == "$meta-add" {
