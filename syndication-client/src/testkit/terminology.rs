@@ -69,6 +69,8 @@ struct State {
     preload_feeds: Vec<String>,
     tokens: HashMap<String, Vec<Authority>>,
     anonymous_read: bool,
+    /// Whether the feed document is readable without a token (`readOnly.synd`).
+    anonymous_feed_read: bool,
     /// Each feed URL's copy, with when it was fetched.
     feed_cache: HashMap<String, (Instant, Vec<u8>)>,
     feed_cache_ttl: Duration,
@@ -136,6 +138,8 @@ fn catch_up(store: &mut Store, now: Instant) {
 /// - `atom.preload.feedLocation` ([`set_preload_feeds`](Self::set_preload_feeds)) takes
 ///   effect at the next start: `redoPreload` reads the feeds configured when the instance
 ///   last started;
+/// - with security on, FHIR reads without a token are refused (401) unless anonymous read is
+///   on, and the feed document needs `SYND_READ` unless anonymous feed read is on;
 /// - with security on (it trusts an authorisation server or has granted tokens) every write
 ///   needs a token (401 without) holding its authority (403 without): `FHIR_WRITE` for FHIR
 ///   deletes and `$meta-add`/`$meta-delete`, `SYND_WRITE` for `redoPreload` and
@@ -192,6 +196,7 @@ impl FakeTerminologyServer {
             preload_feeds: Vec::new(),
             tokens: HashMap::new(),
             anonymous_read: true,
+            anonymous_feed_read: true,
             feed_cache: HashMap::new(),
             feed_cache_ttl: Duration::from_secs(5),
             per_item: Duration::from_secs(1),
@@ -329,7 +334,15 @@ impl FakeTerminologyServer {
         st.feed_cache_ttl = ttl;
     }
 
-    /// Whether callers without a token have FHIR read.
+    /// Whether the syndication feed (`/synd/syndication.xml`) may be read without a token
+    /// (`ontoserver.security.readOnly.synd`, on by default as in the demo deployment); off,
+    /// a secured server answers 401 without a token and 403 without `SYND_READ`.
+    pub fn set_anonymous_feed_read(&self, allowed: bool) {
+        lock(&self.state).anonymous_feed_read = allowed;
+    }
+
+    /// Whether callers without a token have FHIR read (off, a secured server answers FHIR
+    /// reads without a token with 401; with one, reads are filtered by labels).
     pub fn set_anonymous_read(&self, allowed: bool) {
         lock(&self.state).anonymous_read = allowed;
     }
@@ -691,6 +704,29 @@ impl Respond for Handler {
             // A token the server cannot validate is refused, never read as anonymous.
             if !known {
                 return ResponseTemplate::new(401).set_body_string("invalid or expired token");
+            }
+        }
+        if !write && st.secured() {
+            let feed = path.as_slice() == ["synd", "syndication.xml"];
+            let fhir = path.first() == Some(&"fhir") && path.get(1) != Some(&"metadata");
+            let anonymous_allowed = if feed {
+                st.anonymous_feed_read
+            } else {
+                !fhir || st.anonymous_read
+            };
+            if bearer(req).is_none() && !anonymous_allowed {
+                return ResponseTemplate::new(401).set_body_string("authentication required");
+            }
+            if feed && !st.anonymous_feed_read {
+                let synd_read = Grant::Other("SYND_READ".into());
+                if !self
+                    .caller(&st, req)
+                    .authorities()
+                    .iter()
+                    .any(|a| a.grant == synd_read && a.applies_to(None))
+                {
+                    return ResponseTemplate::new(403).set_body_string("SYND_READ required");
+                }
             }
         }
         if write && st.secured() {
