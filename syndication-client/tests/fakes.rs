@@ -47,6 +47,17 @@ async fn deployed() -> (Registry, FakeTerminologyServer, FakeTerminologyServer) 
     (registry, authoring, production)
 }
 
+async fn startup_complete(fake: &FakeTerminologyServer) -> bool {
+    let health: serde_json::Value =
+        reqwest::get(format!("{}/actuator/health", fake.base_url().as_str()))
+            .await
+            .expect("health")
+            .json()
+            .await
+            .expect("json");
+    health["components"]["preload"]["details"]["startupComplete"] == true
+}
+
 fn publish_c(authoring: &FakeTerminologyServer) {
     authoring.add(FakeResource::value_set("c", C, "1.0.0", "2026-11-02"));
     authoring.set_syndicated("ValueSet", "c", true);
@@ -72,6 +83,8 @@ async fn a_preload_runs_in_the_background_item_by_item_and_one_at_a_time() {
         0,
         "answered before anything loaded"
     );
+    // What `healthcheck.sh -s` reads: the start-up preload has not completed.
+    assert!(!startup_complete(&production).await);
     let refused = p.redo_preload().await.expect_err("one runs");
     assert_eq!(refused.status(), Some(409), "{refused}");
     registry.clock().advance(secs(1));
@@ -81,6 +94,7 @@ async fn a_preload_runs_in_the_background_item_by_item_and_one_at_a_time() {
     registry.clock().advance(secs(1));
     assert_eq!(production.content().len(), 3);
     assert_eq!(p.preload_running().await.expect("health"), Some(false));
+    assert!(startup_complete(&production).await);
     p.redo_preload().await.expect("none runs now");
     assert_eq!(production.preloads(), 2);
 }

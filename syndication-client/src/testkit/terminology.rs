@@ -39,6 +39,8 @@ struct Loading {
     per_item: Duration,
     items: Vec<Item>,
     applied: usize,
+    /// Whether it is the instance's start-up preload.
+    startup: bool,
 }
 
 /// One thing a preload loads.
@@ -378,7 +380,7 @@ impl FakeTerminologyServer {
         st.running = true;
         st.preload_feeds = st.configured_feeds.clone();
         st.catch_up();
-        st.startup_failed = begin_preload(&mut st, &self.registry).is_err();
+        st.startup_failed = begin_preload(&mut st, &self.registry, true).is_err();
     }
 
     /// Every `(url, version)` the server holds, whatever the labels.
@@ -491,7 +493,7 @@ enum Refused {
 
 /// Starts a preload of the feeds in effect: reads them (through the feed cache) and their
 /// artefacts now, and applies one item per `per_item` from now on.
-fn begin_preload(st: &mut State, registry: &Registry) -> Result<(), Refused> {
+fn begin_preload(st: &mut State, registry: &Registry, startup: bool) -> Result<(), Refused> {
     let now = st.clock.now();
     if st.preload_feeds.is_empty() {
         // No preload feed: nothing to load, nothing written.
@@ -539,6 +541,7 @@ fn begin_preload(st: &mut State, registry: &Registry) -> Result<(), Refused> {
         per_item: st.per_item,
         items,
         applied: 0,
+        startup,
     });
     catch_up(&mut store, now);
     Ok(())
@@ -751,14 +754,19 @@ impl Respond for Handler {
                 }
             }
             ("GET", ["actuator", "health"]) => {
-                let running = lock(&st.store).loading.is_some();
-                let startup = if st.startup_failed { "DOWN" } else { "UP" };
+                // `healthcheck.sh -L` fails while any preload runs, `-s` until the start-up
+                // preload has completed successfully.
+                let store = lock(&st.store);
+                let running = store.loading.is_some();
+                let starting = store.loading.as_ref().is_some_and(|l| l.startup && l.by == st.me);
+                let startup_complete = !st.startup_failed && !starting;
+                let status = if st.startup_failed { "DOWN" } else { "UP" };
                 ResponseTemplate::new(200).set_body_json(json!({
                     "status": "UP",
-                    "components": {"preload": {"status": startup, "details": {"running": running, "startupFailed": st.startup_failed}}}
+                    "components": {"preload": {"status": status, "details": {"running": running, "startupComplete": startup_complete, "startupFailed": st.startup_failed}}}
                 }))
             }
-            ("POST", ["synd", "redoPreload"]) => match begin_preload(&mut st, &self.registry) {
+            ("POST", ["synd", "redoPreload"]) => match begin_preload(&mut st, &self.registry, false) {
                 Ok(()) => ResponseTemplate::new(200),
                 Err(Refused::Running) => ResponseTemplate::new(409).set_body_string("a preload is already running"),
                 Err(Refused::Contention) => ResponseTemplate::new(500).set_body_string(
