@@ -58,17 +58,19 @@ fn entry_key(entry: &Entry) -> Option<&str> {
 /// ```
 pub fn diff(deployed: &Feed, candidate: &Feed) -> FeedDiff {
     let mut out = FeedDiff::default();
-    let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(deployed.entries.len());
-    let mut dup_ids: HashMap<&str, Vec<usize>> = HashMap::new();
+    // Every deployed entry under each id, in order: entries that share an id (a hazard of
+    // its own) are matched one to one, so a feed never differs from itself.
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::with_capacity(deployed.entries.len());
     for (i, e) in deployed.entries.iter().enumerate() {
-        if let Some(id) = entry_key(e)
-            && let Some(first) = by_id.insert(id, i)
-        {
-            dup_ids.entry(id).or_insert_with(|| vec![first]).push(i);
-            // Keep the first occurrence as the match target.
-            by_id.insert(id, first);
+        if let Some(id) = entry_key(e) {
+            by_id.entry(id).or_default().push(i);
         }
     }
+    let dup_ids: HashMap<&str, Vec<usize>> = by_id
+        .iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|(k, v)| (*k, v.clone()))
+        .collect();
     duplicate_hazards(&mut out, Side::Deployed, dup_ids, deployed);
 
     let mut matched = vec![false; deployed.entries.len()];
@@ -90,9 +92,12 @@ pub fn diff(deployed: &Feed, candidate: &Feed) -> FeedDiff {
                 .or_insert_with(|| vec![first])
                 .push(ci);
         }
-        let hit = id.and_then(|id| by_id.get(id)).copied().filter(|&di| {
+        let hit = id.and_then(|id| by_id.get(id)).and_then(|candidates| {
             // The same entry id carrying another artefact is a different artefact.
-            !matched[di] && artefact_key(&deployed.entries[di]) == artefact_key(c)
+            candidates
+                .iter()
+                .copied()
+                .find(|&di| !matched[di] && artefact_key(&deployed.entries[di]) == artefact_key(c))
         });
         match hit {
             Some(di) => {

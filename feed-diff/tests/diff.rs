@@ -147,6 +147,25 @@ fn duplicate_ids_are_a_hazard() {
     );
 }
 
+// Found by the diff fuzz target: entries sharing an id, each another artefact, were matched
+// to the first of them, so the second was reported "moved" in a diff of a feed with itself.
+#[test]
+fn a_feed_with_duplicate_ids_does_not_differ_from_itself() {
+    let mut f = data("deployed.xml");
+    let mut twin = f.entries[0].clone();
+    twin.version = Some("other".into());
+    f.entries.push(twin);
+    let d = diff(&f, &f);
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(d.unchanged.len(), f.entries.len());
+    assert!(
+        d.hazards
+            .iter()
+            .any(|h| matches!(h, Hazard::DuplicateKey { .. })),
+        "the duplicate is still a hazard"
+    );
+}
+
 #[test]
 fn the_same_artefact_under_two_ids_is_a_hazard() {
     let mut f = data("deployed.xml");
