@@ -429,6 +429,17 @@ impl FeedDiff {
                 release_model::delta::Hazard::new(kind, h.to_string())
             })
             .collect();
+        d.unchanged = self
+            .unchanged
+            .iter()
+            .chain(
+                self.moved
+                    .iter()
+                    .filter(|m| m.changes.is_empty())
+                    .map(|m| &m.entry),
+            )
+            .filter_map(EntryRef::delta_item)
+            .collect();
         for (entry, changes) in changed {
             let Some(item) = entry.delta_item() else {
                 continue;

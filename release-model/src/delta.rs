@@ -75,6 +75,12 @@ pub struct Delta {
     /// Artefacts republished under the same identifier and version with different bytes
     /// (hash or length): a preload will not apply them.
     pub replaced: Vec<DeltaItem>,
+    /// Artefacts the candidate carries over from the deployed feed as they were (the same
+    /// entry, or the same artefact under a new entry id). With `added`, `updated` and
+    /// `replaced` they make the whole target, which every instance must hold after any
+    /// release: a rebuild verified only against the changes would pass with nothing loaded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchanged: Vec<DeltaItem>,
     /// What an operator must know before the release: every hazard the diff found, which
     /// the plan carries and its runbook shows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -174,6 +180,16 @@ impl Delta {
     /// What a server must hold afterwards that it may not hold now: added and replaced.
     pub fn to_load(&self) -> impl Iterator<Item = &DeltaItem> {
         self.added.iter().chain(&self.replaced)
+    }
+
+    /// Everything the candidate offers: what each instance must hold when the release is
+    /// done, whatever the strategy (added, updated, replaced and unchanged artefacts).
+    pub fn target(&self) -> impl Iterator<Item = &DeltaItem> {
+        self.added
+            .iter()
+            .chain(&self.updated)
+            .chain(&self.replaced)
+            .chain(&self.unchanged)
     }
 }
 

@@ -699,24 +699,28 @@ impl Executor {
         let key = |e: &Expectation| format!("{}|{}", e.identifier, e.version);
         let mut missing = Vec::new();
         let mut unexpected = Vec::new();
+        // One paged read of each resource type per check, not one search per item: a whole
+        // target of thousands of items costs a few requests.
+        let searches: Vec<_> = present
+            .iter()
+            .chain(absent)
+            .map(|e| (e, e.search()))
+            .collect();
+        let mut types: Vec<ResourceType> = searches
+            .iter()
+            .map(|(_, s)| s.resource_type.clone())
+            .collect();
+        types.sort();
+        types.dedup();
         for attempt in 1..=self.wait.attempts.max(1) {
             missing.clear();
             unexpected.clear();
-            for e in present {
-                let s = e.search();
-                if !client
-                    .has_canonical(&s.resource_type, &s.url, &s.version)
-                    .await?
-                {
+            let held = client.holdings(&types).await?;
+            for (i, (e, s)) in searches.iter().enumerate() {
+                let holds = held.contains(&s.resource_type, &s.url, &s.version);
+                if i < present.len() && !holds {
                     missing.push(key(e));
-                }
-            }
-            for e in absent {
-                let s = e.search();
-                if client
-                    .has_canonical(&s.resource_type, &s.url, &s.version)
-                    .await?
-                {
+                } else if i >= present.len() && holds {
                     unexpected.push(key(e));
                 }
             }

@@ -30,4 +30,4 @@ pub use secret::{AccessToken, ClientSecret};
 pub use syndication::{
     AliasTarget, FeedDetails, FeedEntry, FeedName, FeedSummary, SyndicationClient,
 };
-pub use terminology::{FeedFetch, TerminologyClient};
+pub use terminology::{FeedFetch, HOLDINGS_PAGE, Holdings, TerminologyClient};

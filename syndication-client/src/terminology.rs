@@ -447,4 +447,85 @@ impl TerminologyClient {
             .pointer("/components/preload/details/running")
             .and_then(Value::as_bool))
     }
+
+    /// What the instance holds of these resource types: every `(type, url, version)` its
+    /// searches answer, a page of up to [`HOLDINGS_PAGE`] at a time with only `url` and
+    /// `version` asked for (`_elements`), following each Bundle's `next` link. A few requests
+    /// per type, however many items: use it to verify a whole release target rather than
+    /// one search per item.
+    ///
+    /// Like every search, it shows only what the caller may read: verify with a token that
+    /// reads every label in use, or an item that is hidden looks absent.
+    ///
+    /// # Errors
+    /// Transport and status errors; [`Error::Decode`] when an answer is not a Bundle or a
+    /// `next` link leaves the server.
+    pub async fn holdings(&self, types: &[ResourceType]) -> Result<Holdings, Error> {
+        let mut out = Holdings::default();
+        let count = HOLDINGS_PAGE.to_string();
+        for t in types {
+            let mut url = self.url(
+                &format!("fhir/{t}"),
+                &[("_elements", "url,version"), ("_count", &count)],
+            )?;
+            let origin = url.origin();
+            // A bound on pages, against a server whose `next` links never end.
+            for _ in 0..100_000 {
+                let bundle = self.endpoint.get_resource(&url, "Bundle").await?;
+                out.requests += 1;
+                for r in bundle
+                    .get("entry")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.get("resource"))
+                {
+                    if let Some(u) = r.get("url").and_then(Value::as_str) {
+                        let v = r.get("version").and_then(Value::as_str).unwrap_or_default();
+                        out.items.insert((t.clone(), u.to_owned(), v.to_owned()));
+                    }
+                }
+                let next = bundle
+                    .get("link")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .find(|l| l.get("relation").and_then(Value::as_str) == Some("next"))
+                    .and_then(|l| l.get("url"))
+                    .and_then(Value::as_str);
+                let Some(next) = next else { break };
+                let next = reqwest::Url::parse(next)
+                    .ok()
+                    .filter(|n| n.origin() == origin)
+                    .ok_or_else(|| Error::Decode {
+                        method: "GET",
+                        url: crate::error::ShownUrl(&url).to_string(),
+                        message: "a next link that is not on this server".into(),
+                    })?;
+                url = next;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The page size [`TerminologyClient::holdings`] asks for.
+pub const HOLDINGS_PAGE: usize = 1000;
+
+/// What an instance holds, as [`TerminologyClient::holdings`] read it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Holdings {
+    /// Every `(resource type, canonical url, version)` found.
+    pub items: std::collections::BTreeSet<(ResourceType, String, String)>,
+    /// How many requests reading it took.
+    pub requests: usize,
+}
+
+impl Holdings {
+    /// Whether the instance holds this canonical `url|version` of this type.
+    pub fn contains(&self, resource_type: &ResourceType, url: &str, version: &str) -> bool {
+        self.items
+            .contains(&(resource_type.clone(), url.to_owned(), version.to_owned()))
+    }
 }

@@ -267,6 +267,30 @@ async fn removal_on_read_only_instances_rebuilds_them() {
     }
 }
 
+// A rebuild is verified against the whole target, not only the changes: with the syndication
+// server down, the rebuilt instances hold nothing, and that is a failure, not "verified".
+#[tokio::test]
+async fn a_rebuild_from_an_unreachable_feed_fails_verification() {
+    let s = Scenario::new(Shape::Separate(2), Access::ReadOnly, Storage::Persistent).await;
+    s.authoring.set_syndicated("CodeSystem", "b", false);
+    let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+    assert_eq!(p.strategy, Strategy::WipeAndRestart);
+    s._synd.set_running(false);
+    let err = s
+        .executor()
+        .run(&p, &mut Journal::new(), |_| {})
+        .await
+        .expect_err("nothing to rebuild from");
+    let Error::Step { source, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        matches!(source.as_ref(), Error::Verification { missing, .. } if missing == &vec![format!("{A}|1.0.0")]),
+        "{err}"
+    );
+    assert!(s.content("prod-0").is_empty(), "the rebuild loaded nothing");
+}
+
 #[tokio::test]
 async fn removal_on_a_writable_server_deletes_then_preloads() {
     let s = Scenario::new(Shape::Single, Access::ReadWrite, Storage::Persistent).await;

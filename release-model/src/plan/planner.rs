@@ -398,8 +398,10 @@ fn step(i: &Instance, action: Action) -> Step {
 }
 
 /// Every plan ends by verifying each instance: what must be there, and what must be gone.
+/// Every instance is checked for the whole target (everything the candidate offers), not
+/// only for the changes, and for the absence of what the release removes.
 fn verify_all(steps: &mut Vec<Step>, topology: &Topology, delta: &Delta) {
-    let present: Vec<Expectation> = delta.to_load().map(Expectation::from).collect();
+    let present: Vec<Expectation> = delta.target().map(Expectation::from).collect();
     let absent: Vec<Expectation> = delta
         .removed
         .iter()
@@ -476,7 +478,8 @@ fn wipe_steps(steps: &mut Vec<Step>, topology: &Topology, feed: Option<&str>) {
 }
 
 fn blue_green_steps(steps: &mut Vec<Step>, topology: &Topology, feed: Option<&str>, delta: &Delta) {
-    let present: Vec<Expectation> = delta.to_load().map(Expectation::from).collect();
+    // New instances start empty: they must hold the whole target before traffic moves.
+    let present: Vec<Expectation> = delta.target().map(Expectation::from).collect();
     let absent: Vec<Expectation> = delta
         .removed
         .iter()

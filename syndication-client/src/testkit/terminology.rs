@@ -161,12 +161,14 @@ fn catch_up(store: &mut Store, now: Instant) {
 ///   the stricter answer).
 #[derive(Debug)]
 pub struct FakeTerminologyServer {
+    requests: Arc<std::sync::atomic::AtomicUsize>,
     server: MockServer,
     state: Arc<Mutex<State>>,
     registry: Registry,
 }
 
 struct Handler {
+    requests: Arc<std::sync::atomic::AtomicUsize>,
     state: Arc<Mutex<State>>,
     registry: Registry,
     base: String,
@@ -205,7 +207,9 @@ impl FakeTerminologyServer {
             preloads: 0,
             startup_failed: false,
         }));
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let handler = Handler {
+            requests: Arc::clone(&requests),
             state: Arc::clone(&state),
             registry: registry.clone(),
             base: server.uri(),
@@ -215,6 +219,7 @@ impl FakeTerminologyServer {
             .mount(&server)
             .await;
         let fake = Self {
+            requests,
             server,
             state,
             registry: registry.clone(),
@@ -413,6 +418,11 @@ impl FakeTerminologyServer {
         st.catch_up();
         let store = lock(&st.store);
         store.resources.is_empty() && store.syndicated.is_empty()
+    }
+
+    /// How many HTTP requests it has answered.
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many preloads it has started.
@@ -690,6 +700,8 @@ fn write_authority(path: &[&str]) -> Grant {
 
 impl Respond for Handler {
     fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut st = lock(&self.state);
         if !st.running {
             return ResponseTemplate::new(503);
@@ -807,17 +819,49 @@ impl Respond for Handler {
             }
             ("GET", ["fhir", t]) => {
                 let (url, version) = (query(req, "url"), query(req, "version"));
+                // Pages of `_count` (100 unless asked, at most 1000, as servers cap them),
+                // linked by `next`; `_elements` answers only the elements asked for.
+                let count = query(req, "_count").and_then(|c| c.parse::<usize>().ok()).unwrap_or(100).clamp(1, 1000);
+                let offset = query(req, "_offset").and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
+                let elements = query(req, "_elements");
                 let store = lock(&st.store);
-                let entries: Vec<Value> = store
+                let matching: Vec<&FakeResource> = store
                     .resources
                     .iter()
                     .filter(|r| r.resource_type == *t)
                     .filter(|r| url.as_deref().is_none_or(|u| r.url == u))
                     .filter(|r| version.as_deref().is_none_or(|v| r.version == v))
                     .filter(|r| self.visible(&st, req, r))
-                    .map(|r| json!({"resource": r.to_json()}))
                     .collect();
-                ResponseTemplate::new(200).set_body_json(json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries}))
+                let entries: Vec<Value> = matching
+                    .iter()
+                    .skip(offset)
+                    .take(count)
+                    .map(|r| {
+                        let full = r.to_json();
+                        let resource = match &elements {
+                            Some(e) => {
+                                let mut v = json!({"resourceType": r.resource_type, "id": r.id, "meta": {"tag": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}]}});
+                                for name in e.split(',').map(str::trim) {
+                                    if let Some(x) = full.get(name) {
+                                        v[name] = x.clone();
+                                    }
+                                }
+                                v
+                            }
+                            None => full,
+                        };
+                        json!({"resource": resource})
+                    })
+                    .collect();
+                let mut bundle = json!({"resourceType": "Bundle", "type": "searchset", "total": matching.len(), "entry": entries});
+                if offset + count < matching.len() {
+                    let mut next = req.url.clone();
+                    let kept: Vec<(String, String)> = next.query_pairs().filter(|(k, _)| k != "_offset").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+                    next.query_pairs_mut().clear().extend_pairs(kept).append_pair("_offset", &(offset + count).to_string());
+                    bundle["link"] = json!([{"relation": "next", "url": next.as_str()}]);
+                }
+                ResponseTemplate::new(200).set_body_json(bundle)
             }
             ("GET", ["fhir", t, id]) => match lock(&st.store).resources.iter().find(|r| r.resource_type == *t && r.id == *id) {
                 Some(r) if self.visible(&st, req, r) => ResponseTemplate::new(200).set_body_json(r.to_json()),
