@@ -391,10 +391,21 @@ impl Executor {
         for number in 1..first {
             events(Event::Skipped { step: number });
         }
-        for (i, step) in plan.steps.iter().enumerate().skip(first - 1) {
+        let mut i = first - 1;
+        while let Some(step) = plan.steps.get(i) {
+            // Verifications of different instances that follow one another run at once: they
+            // only read, and a release's wait is then that of its slowest instance.
+            let group = verify_group(&plan.steps, i);
+            if group > 1 {
+                self.verify_together(plan, i..i + group, &mut journal, store, &mut events)
+                    .await?;
+                i += group;
+                continue;
+            }
+            i += 1;
             // Steps are numbered from 1 everywhere a person reads them: runbooks, dry runs,
             // events, the journal and errors.
-            let number = i + 1;
+            let number = i;
             let name = step.action.name();
             let fail = |e: Error| Error::Step {
                 step: number,
@@ -457,6 +468,94 @@ impl Executor {
             }
         }
         Ok(())
+    }
+
+    /// Runs the verify steps in `range` concurrently: their starts are saved first, their
+    /// outcomes after, in plan order; the first failure is the run's error.
+    async fn verify_together(
+        &self,
+        plan: &Plan,
+        range: std::ops::Range<usize>,
+        journal: &mut Journal,
+        store: &mut (impl JournalStore + ?Sized),
+        events: &mut (impl FnMut(Event) + Send),
+    ) -> Result<(), Error> {
+        for k in range.clone() {
+            let s = &plan.steps[k];
+            journal.records.push(Record::new(
+                k + 1,
+                &s.instance,
+                s.action.name(),
+                Outcome::Started,
+            ));
+        }
+        store.save(journal).await?;
+        let checks = range.clone().map(|k| {
+            let s = &plan.steps[k];
+            let span = tracing::info_span!("step", number = k + 1, instance = %s.instance, action = s.action.name());
+            async move {
+                let mut seen = Vec::new();
+                let result = match &s.action {
+                    Action::Verify { present, absent } => {
+                        self.verify(k + 1, &s.instance, present, absent, &mut |e| seen.push(e))
+                            .await
+                    }
+                    _ => Ok(()),
+                };
+                (k, result, seen)
+            }
+            .instrument(span)
+        });
+        for k in range.clone() {
+            let s = &plan.steps[k];
+            events(Event::Started {
+                step: k + 1,
+                instance: s.instance.clone(),
+                action: s.action.name(),
+            });
+        }
+        let mut failure = None;
+        for (k, result, seen) in futures_util::future::join_all(checks).await {
+            let s = &plan.steps[k];
+            seen.into_iter().for_each(&mut *events);
+            match result {
+                Ok(()) => {
+                    journal.records.push(Record::new(
+                        k + 1,
+                        &s.instance,
+                        s.action.name(),
+                        Outcome::Done,
+                    ));
+                    // Done counts only in order: a later check that passed is done again
+                    // when the run resumes after an earlier one that failed.
+                    if journal.completed == k {
+                        journal.completed = k + 1;
+                    }
+                    events(Event::Finished { step: k + 1 });
+                }
+                Err(e) => {
+                    journal.records.push(Record::new(
+                        k + 1,
+                        &s.instance,
+                        s.action.name(),
+                        Outcome::Failed {
+                            message: e.to_string(),
+                        },
+                    ));
+                    failure.get_or_insert(Error::Step {
+                        step: k + 1,
+                        instance: s.instance.clone(),
+                        action: s.action.name(),
+                        source: Box::new(e),
+                    });
+                }
+            }
+        }
+        let saved = store.save(journal).await;
+        match failure {
+            Some(e) => Err(e),
+            None => saved,
+        }
     }
 
     /// Whether a step that started in a run that died took effect, by looking at the
@@ -749,6 +848,19 @@ impl Executor {
             unexpected,
         })
     }
+}
+
+/// How many verify steps of distinct instances start at `i`.
+fn verify_group(steps: &[Step], i: usize) -> usize {
+    let mut n = 0;
+    while let Some(s) = steps.get(i + n) {
+        let distinct = !steps[i..i + n].iter().any(|t| t.instance == s.instance);
+        if !matches!(s.action, Action::Verify { .. }) || !distinct {
+            break;
+        }
+        n += 1;
+    }
+    n
 }
 
 /// A delete answered 404 is done when the item is indeed absent: the answer to an earlier

@@ -498,3 +498,68 @@ async fn a_file_journal_is_saved_through_a_run() {
     assert_eq!(journal.records.len(), 6);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// Verifications of several instances run together; when one fails, the journal counts done
+// only the steps before it, and the resumed run checks the rest again.
+#[tokio::test]
+async fn verifications_run_together_and_resume_after_the_one_that_failed() {
+    for failing in ["prod-0", "prod-1"] {
+        let s = Scenario::builder()
+            .production(syndication_client::testkit::Layout::ScaledSeparate(2))
+            .build()
+            .await
+            .expect("scenario");
+        let holds = |n: &str| {
+            s.infra
+                .server(n)
+                .expect("instance")
+                .add(FakeResource::value_set("old", VS, "1.0.0", "2026-01-01"))
+        };
+        let ok = if failing == "prod-0" {
+            "prod-1"
+        } else {
+            "prod-0"
+        };
+        holds(ok);
+        let verify = || Action::Verify {
+            present: vec![release_model::plan::Expectation::from(
+                &release_model::delta::DeltaItem::new(
+                    VS.into(),
+                    "1.0.0".into(),
+                    release_model::feed::ContentType::FhirValueSet,
+                    None,
+                ),
+            )],
+            absent: Vec::new(),
+        };
+        let p = plan_of(
+            &s.production,
+            vec![
+                Step::new(name("prod-0"), verify()),
+                Step::new(name("prod-1"), verify()),
+            ],
+        );
+        let mut journal = Journal::new();
+        let mut exec = s.executor(&s.production).expect("executor");
+        let err = exec
+            .run(&p, &mut journal, |_| {})
+            .await
+            .expect_err("one lacks it");
+        let Error::Step { instance, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(instance.as_str(), failing);
+        assert_eq!(journal.completed, usize::from(failing == "prod-1"));
+        holds(failing);
+        let mut events = Vec::new();
+        exec.run(&p, &mut journal, |e| events.push(e))
+            .await
+            .expect("resumes");
+        assert!(journal.is_finished(&p), "{failing}");
+        let skipped = events
+            .iter()
+            .filter(|e| matches!(e, Event::Skipped { .. }))
+            .count();
+        assert_eq!(skipped, usize::from(failing == "prod-1"), "{failing}");
+    }
+}
