@@ -358,6 +358,29 @@ impl Http {
         }
     }
 
+    /// Sends a GET and parses its JSON answer straight into `T` (no `Value` in between).
+    pub(crate) async fn get_json_as<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &reqwest::Url,
+        accept: &'static str,
+    ) -> Result<T, Error> {
+        let accept = (reqwest::header::ACCEPT, HeaderValue::from_static(accept));
+        let resp = self
+            .send(Verb::Get, url, None, &[accept], Idempotent::Yes)
+            .await?;
+        let bytes = resp.bytes().await.map_err(|e| Error::Transport {
+            method: "GET",
+            url: ShownUrl(url).to_string(),
+            message: transport_message(&e),
+            timeout: e.is_timeout(),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
+            method: "GET",
+            url: ShownUrl(url).to_string(),
+            message: format!("{e}: {}", excerpt(&String::from_utf8_lossy(&bytes))),
+        })
+    }
+
     /// Sends a request and parses a JSON answer (`accept` is the media type asked for).
     pub(crate) async fn json(
         &self,

@@ -471,30 +471,28 @@ impl TerminologyClient {
             let origin = url.origin();
             // A bound on pages, against a server whose `next` links never end.
             for _ in 0..100_000 {
-                let bundle = self.endpoint.get_resource(&url, "Bundle").await?;
+                let page: Page = self
+                    .endpoint
+                    .http
+                    .get_json_as(&url, "application/fhir+json")
+                    .await?;
                 out.requests += 1;
-                for r in bundle
-                    .get("entry")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|e| e.get("resource"))
-                {
-                    if let Some(u) = r.get("url").and_then(Value::as_str) {
-                        let v = r.get("version").and_then(Value::as_str).unwrap_or_default();
-                        out.items.insert((t.clone(), u.to_owned(), v.to_owned()));
+                if page.resource_type != "Bundle" {
+                    return Err(Error::Decode {
+                        method: "GET",
+                        url: crate::error::ShownUrl(&url).to_string(),
+                        message: "not a Bundle".into(),
+                    });
+                }
+                for r in page.entry.into_iter().filter_map(|e| e.resource) {
+                    if let Some(u) = r.url {
+                        out.insert(t, u, r.version.unwrap_or_default());
                     }
                 }
-                let next = bundle
-                    .get("link")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .find(|l| l.get("relation").and_then(Value::as_str) == Some("next"))
-                    .and_then(|l| l.get("url"))
-                    .and_then(Value::as_str);
-                let Some(next) = next else { break };
-                let next = reqwest::Url::parse(next)
+                let Some(next) = page.link.into_iter().find(|l| l.relation == "next") else {
+                    break;
+                };
+                url = reqwest::Url::parse(&next.url)
                     .ok()
                     .filter(|n| n.origin() == origin)
                     .ok_or_else(|| Error::Decode {
@@ -502,11 +500,38 @@ impl TerminologyClient {
                         url: crate::error::ShownUrl(&url).to_string(),
                         message: "a next link that is not on this server".into(),
                     })?;
-                url = next;
             }
         }
         Ok(out)
     }
+}
+
+/// A searchset page, as far as [`TerminologyClient::holdings`] reads it.
+#[derive(serde::Deserialize)]
+struct Page {
+    #[serde(rename = "resourceType")]
+    resource_type: String,
+    #[serde(default)]
+    entry: Vec<PageEntry>,
+    #[serde(default)]
+    link: Vec<PageLink>,
+}
+
+#[derive(serde::Deserialize)]
+struct PageEntry {
+    resource: Option<PageResource>,
+}
+
+#[derive(serde::Deserialize)]
+struct PageResource {
+    url: Option<String>,
+    version: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct PageLink {
+    relation: String,
+    url: String,
 }
 
 /// The page size [`TerminologyClient::holdings`] asks for.
@@ -516,16 +541,53 @@ pub const HOLDINGS_PAGE: usize = 1000;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Holdings {
-    /// Every `(resource type, canonical url, version)` found.
-    pub items: std::collections::BTreeSet<(ResourceType, String, String)>,
+    /// By type, then canonical url: the versions held.
+    index: std::collections::BTreeMap<
+        ResourceType,
+        std::collections::HashMap<String, std::collections::BTreeSet<String>>,
+    >,
     /// How many requests reading it took.
     pub requests: usize,
 }
 
 impl Holdings {
+    fn insert(&mut self, resource_type: &ResourceType, url: String, version: String) {
+        self.index
+            .entry(resource_type.clone())
+            .or_default()
+            .entry(url)
+            .or_default()
+            .insert(version);
+    }
+
     /// Whether the instance holds this canonical `url|version` of this type.
     pub fn contains(&self, resource_type: &ResourceType, url: &str, version: &str) -> bool {
-        self.items
-            .contains(&(resource_type.clone(), url.to_owned(), version.to_owned()))
+        self.index
+            .get(resource_type)
+            .and_then(|by_url| by_url.get(url))
+            .is_some_and(|versions| versions.contains(version))
+    }
+
+    /// How many `(type, url, version)` it holds.
+    pub fn len(&self) -> usize {
+        self.index
+            .values()
+            .flat_map(|by_url| by_url.values())
+            .map(std::collections::BTreeSet::len)
+            .sum()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every `(type, url, version)` held, in type order.
+    pub fn iter(&self) -> impl Iterator<Item = (&ResourceType, &str, &str)> {
+        self.index.iter().flat_map(|(t, by_url)| {
+            by_url
+                .iter()
+                .flat_map(move |(u, vs)| vs.iter().map(move |v| (t, u.as_str(), v.as_str())))
+        })
     }
 }
