@@ -252,8 +252,28 @@ fn compare(
             changes,
         }),
         None if changes.is_empty() => out.unchanged.push(entry),
+        None if relocated_only(d, c, &changes) => out.relocated.push(Updated { entry, changes }),
         None => out.updated.push(Updated { entry, changes }),
     }
+}
+
+/// Whether the changes only move where the artefacts are served: hrefs (the primary link's,
+/// and related links' one for one) changed while the primary artefact keeps its SHA-256 and
+/// length, and nothing else changed.
+fn relocated_only(d: &Entry, c: &Entry, changes: &[Change]) -> bool {
+    let same_bytes = match (primary_link(d), primary_link(c)) {
+        (Some(dl), Some(cl)) => {
+            let sha = |l: &Link| raw(&l.sha256).map(|h| h.to_ascii_lowercase());
+            sha(dl).is_some() && sha(dl) == sha(cl) && raw(&dl.length) == raw(&cl.length)
+        }
+        _ => false,
+    };
+    same_bytes
+        && changes.iter().all(|x| match x {
+            Change::Href { .. } => true,
+            Change::RelatedLinks { removed, added } => removed.len() == added.len(),
+            _ => false,
+        })
 }
 
 fn raw<T: fmt::Display>(c: &Option<Checked<T>>) -> Option<String> {

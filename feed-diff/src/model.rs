@@ -358,6 +358,11 @@ pub struct FeedDiff {
     pub removed: Vec<EntryRef>,
     /// Entries for the same artefact that changed.
     pub updated: Vec<Updated>,
+    /// Entries whose artefact is served from a new URL with the same bytes (the same SHA-256
+    /// and length on both sides), and nothing else changed: a syndication server's snapshot
+    /// rewrites every href to point at itself. A relocation, not an update: the planner
+    /// counts these as carried over unchanged.
+    pub relocated: Vec<Updated>,
     /// Entries the same in both feeds.
     pub unchanged: Vec<EntryRef>,
     /// The same artefact under a new entry id.
@@ -390,6 +395,7 @@ impl FeedDiff {
         self.added.is_empty()
             && self.removed.is_empty()
             && self.updated.is_empty()
+            && self.relocated.is_empty()
             && self.moved.is_empty()
             && self.retracted.is_empty()
             && self.noop_retractions.is_empty()
@@ -432,6 +438,7 @@ impl FeedDiff {
         d.unchanged = self
             .unchanged
             .iter()
+            .chain(self.relocated.iter().map(|r| &r.entry))
             .chain(
                 self.moved
                     .iter()
@@ -468,6 +475,8 @@ impl Serialize for FeedDiff {
             added: &'a [EntryRef],
             removed: &'a [EntryRef],
             updated: &'a [Updated],
+            #[serde(skip_serializing_if = "<[Updated]>::is_empty")]
+            relocated: &'a [Updated],
             moved: &'a [Moved],
             retracted: &'a [Retracted],
             noop_retractions: &'a [Retracted],
@@ -480,6 +489,7 @@ impl Serialize for FeedDiff {
             added: &self.added,
             removed: &self.removed,
             updated: &self.updated,
+            relocated: &self.relocated,
             moved: &self.moved,
             retracted: &self.retracted,
             noop_retractions: &self.noop_retractions,
@@ -498,6 +508,8 @@ impl<'de> Deserialize<'de> for FeedDiff {
             added: Vec<EntryRef>,
             removed: Vec<EntryRef>,
             updated: Vec<Updated>,
+            #[serde(default)]
+            relocated: Vec<Updated>,
             moved: Vec<Moved>,
             retracted: Vec<Retracted>,
             noop_retractions: Vec<Retracted>,
@@ -510,6 +522,7 @@ impl<'de> Deserialize<'de> for FeedDiff {
             added: j.added,
             removed: j.removed,
             updated: j.updated,
+            relocated: j.relocated,
             unchanged: j.unchanged,
             moved: j.moved,
             retracted: j.retracted,

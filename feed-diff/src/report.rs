@@ -33,6 +33,9 @@ impl fmt::Display for FeedDiff {
             let from = m.from_entry_id.as_ref().map_or("-", |i| i.as_str());
             writeln!(f, "  > {} (was entry {from})", m.entry)?;
         }
+        for r in &self.relocated {
+            writeln!(f, "  = {} (relocated, same bytes)", r.entry)?;
+        }
         for e in &self.removed {
             writeln!(f, "  - {e}")?;
         }
@@ -69,7 +72,7 @@ impl fmt::Display for FeedDiff {
 impl FeedDiff {
     /// How many artefacts each kind of change touches, as one line.
     pub fn counts(&self) -> String {
-        format!(
+        let counts = format!(
             "{} added, {} updated, {} moved, {} removed, {} retracted, {} unchanged",
             self.added.len(),
             self.updated.len(),
@@ -77,7 +80,13 @@ impl FeedDiff {
             self.removed.len(),
             self.retracted.len(),
             self.unchanged.len(),
-        )
+        );
+        // Only snapshots of a syndication server relocate artefacts: said when they do.
+        if self.relocated.is_empty() {
+            counts
+        } else {
+            format!("{counts}, {} relocated", self.relocated.len())
+        }
     }
 
     /// The diff as a Markdown table, one row per changed artefact, then the hazards.
@@ -108,6 +117,10 @@ impl FeedDiff {
         for u in &self.updated {
             let c: Vec<String> = u.changes.iter().map(ToString::to_string).collect();
             row("updated", &u.entry, c.join("; "));
+        }
+        for r in &self.relocated {
+            let c: Vec<String> = r.changes.iter().map(ToString::to_string).collect();
+            row("relocated", &r.entry, c.join("; "));
         }
         for m in &self.moved {
             row(

@@ -166,6 +166,48 @@ fn a_feed_with_duplicate_ids_does_not_differ_from_itself() {
     );
 }
 
+// A syndication server's snapshot serves every artefact from itself: a diff between two
+// candidates sees every href changed. With the same SHA-256 and length, that is a relocation,
+// not an update; without a hash to go by it stays an update.
+#[test]
+fn rewritten_hrefs_with_the_same_bytes_are_relocations() {
+    let deployed = data("deployed.xml");
+    let mut candidate = deployed.clone();
+    for e in &mut candidate.entries {
+        for l in &mut e.links {
+            l.href = format!(
+                "https://synd.example.org/feed/rc2/artefact/{}",
+                l.href.len()
+            );
+        }
+    }
+    let d = diff(&deployed, &candidate);
+    let hashed = deployed
+        .entries
+        .iter()
+        .filter(|e| e.alternate_link().is_some_and(|l| l.sha256().is_some()))
+        .count();
+    assert!(hashed > 0, "the fixture has hashed links");
+    assert_eq!(d.relocated.len(), hashed, "{d}");
+    assert!(d.updated.iter().all(|u| {
+        candidate.entries[u.entry.index]
+            .alternate_link()
+            .is_none_or(|l| l.sha256().is_none())
+    }));
+    assert!(d.is_additive());
+    let delta = d.to_delta();
+    assert!(delta.updated.len() <= d.updated.len());
+    assert_eq!(
+        delta.target().count(),
+        d.relocated.len() + d.updated.len() + d.unchanged.len(),
+        "relocated artefacts are carried over"
+    );
+    assert!(d.counts().ends_with(&format!("{} relocated", hashed)));
+    let back: feed_diff::FeedDiff =
+        serde_json::from_str(&serde_json::to_string(&d).expect("json")).expect("reads back");
+    assert_eq!(back, d);
+}
+
 #[test]
 fn the_same_artefact_under_two_ids_is_a_hazard() {
     let mut f = data("deployed.xml");
