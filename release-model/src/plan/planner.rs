@@ -215,12 +215,26 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
     match strategy {
         Strategy::DeleteThenPreload => {
             for i in topology.update_targets() {
-                for item in &deletions {
-                    if let Some(a) = delete_action(item) {
-                        steps.push(step(i, a));
+                // One delete per artefact as the server stores it: the RF2 full and snapshot
+                // packages and the binary index of one SNOMED CT edition are one code system
+                // version, deleted once.
+                let mut planned: Vec<Action> = Vec::new();
+                let mut delete = |steps: &mut Vec<Step>, items: &[DeltaItem]| {
+                    for a in items.iter().filter_map(delete_action) {
+                        if !planned.contains(&a) {
+                            planned.push(a.clone());
+                            steps.push(step(i, a));
+                        }
                     }
-                }
+                };
+                // What is replaced under the same version is deleted first, so the preload
+                // loads it again; what goes for good is deleted once the preload has loaded
+                // what replaces it, so the content is never missing in between.
+                delete(&mut steps, &delta.replaced);
                 steps.push(step(i, Action::RedoPreload));
+                steps.push(step(i, Action::WaitForPreload));
+                delete(&mut steps, &delta.removed);
+                delete(&mut steps, &delta.retracted);
             }
             verify_all(&mut steps, topology, delta);
             Ok(Plan {

@@ -636,3 +636,40 @@ proptest! {
         }
     }
 }
+
+// One SNOMED CT edition version is one code system version on the server, however many
+// packages carry it (RF2 full, snapshot, binary index): it is deleted once, and only after
+// the preload has loaded the edition that replaces it.
+#[test]
+fn a_snomed_version_is_deleted_once_and_after_its_successor_loads() {
+    let edition = "http://snomed.info/sct/32506021000036107";
+    let old = "http://snomed.info/sct/32506021000036107/version/20261031";
+    let new = "http://snomed.info/sct/32506021000036107/version/20261130";
+    let mut d = Delta::default();
+    for ct in [
+        ContentType::SctRf2Full,
+        ContentType::SctRf2Snapshot,
+        ContentType::BinaryIndex {
+            family: release_model::feed::BinaryIndexFamily::Rf2,
+            format_version: "2.0.15".into(),
+        },
+    ] {
+        d.removed.push(item(edition, old, ct.clone()));
+        d.added.push(item(edition, new, ct));
+    }
+    let p = plan(
+        &deployment(Shape::Single, Storage::Persistent, Access::ReadWrite),
+        &d,
+        &Policy::default(),
+    )
+    .expect("plans");
+    assert_eq!(p.strategy, Strategy::DeleteThenPreload, "{}", p.rationale);
+    let names: Vec<&str> = p.steps.iter().map(|s| s.action.name()).collect();
+    assert_eq!(count(&p, "delete-code-system"), 1, "{names:?}");
+    let at = |n: &str| names.iter().position(|x| *x == n).expect(n);
+    assert!(
+        at("redo-preload") < at("wait-for-preload")
+            && at("wait-for-preload") < at("delete-code-system"),
+        "the new version loads before the old is deleted: {names:?}"
+    );
+}
