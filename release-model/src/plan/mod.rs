@@ -301,6 +301,9 @@ pub enum Strategy {
     Rollback,
     /// Single read/write server: add read labels after approval.
     LabelRelease,
+    /// Single read/write server: delete removed content through the FHIR API (it has no
+    /// preload feed to reload from).
+    Delete,
 }
 
 impl Strategy {
@@ -313,6 +316,7 @@ impl Strategy {
             Strategy::BlueGreen => "blue-green",
             Strategy::Rollback => "rollback",
             Strategy::LabelRelease => "label-release",
+            Strategy::Delete => "delete",
         }
     }
 }

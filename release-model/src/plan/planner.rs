@@ -77,6 +77,9 @@ fn delete_action(item: &DeltaItem) -> Option<Action> {
 /// ```
 pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<Plan, Error> {
     check_policy(deployment, policy)?;
+    if deployment.model == DeploymentModel::SingleReadWrite {
+        return plan_single_read_write(deployment, delta);
+    }
     let topology = &deployment.topology;
     let mut warnings = Vec::new();
     if let PreloadSchedule::CronOnEveryInstance { expression }
@@ -85,9 +88,6 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
         warnings.push(format!(
             "a scheduled preload ({expression}) may run during the release; it only adds, so it cannot undo deletions, but a rebuild must not overlap it"
         ));
-    }
-    if deployment.model == DeploymentModel::SingleReadWrite && !delta.is_additive() {
-        warnings.push("on a single read/write server, releasing is adding read labels; removing content is a FHIR delete".into());
     }
 
     if delta.is_additive() {
@@ -412,6 +412,54 @@ fn step(i: &Instance, action: Action) -> Step {
 }
 
 /// Every plan ends by verifying each instance: what must be there, and what must be gone.
+/// A single read/write server has no preload feed: new content is released by adding read
+/// labels after approval ([`plan_label_release`]), and removed content is deleted through the
+/// FHIR API.
+fn plan_single_read_write(deployment: &Deployment, delta: &Delta) -> Result<Plan, Error> {
+    let rejected = |reason: String| Err(Error::PolicyRejected { reason });
+    if !delta.replaced.is_empty() {
+        return rejected(format!(
+            "{} item(s) were republished under the same version; on a single read/write server content is edited in place, not replaced from a feed",
+            delta.replaced.len()
+        ));
+    }
+    let gone: Vec<&DeltaItem> = delta.removed.iter().chain(&delta.retracted).collect();
+    if gone.is_empty() {
+        return rejected(
+            "a single read/write server has no preload feed to load from: its content is released by adding read labels after approval (plan_label_release)".into(),
+        );
+    }
+    let Some(server) = deployment.topology.update_targets().first().copied() else {
+        return rejected("the deployment has no instance".into());
+    };
+    let mut steps = Vec::new();
+    let mut planned: Vec<Action> = Vec::new();
+    for item in &gone {
+        match delete_action(item) {
+            Some(a) if !planned.contains(&a) => {
+                planned.push(a.clone());
+                steps.push(step(server, a));
+            }
+            Some(_) => {}
+            None => {
+                return rejected(format!(
+                    "{item} cannot be deleted through the API, and a single read/write server has no feed to be rebuilt from"
+                ));
+            }
+        }
+    }
+    verify_all(&mut steps, &deployment.topology, delta);
+    Ok(Plan {
+        strategy: Strategy::Delete,
+        steps,
+        downtime: false,
+        downtime_estimate: None,
+        rationale: "a single read/write server: removed content is deleted through the FHIR API; nothing is preloaded".into(),
+        warnings: Vec::new(),
+        hazards: delta.hazards.clone(),
+    })
+}
+
 /// Every instance is checked for the whole target (everything the candidate offers), not
 /// only for the changes, and for the absence of what the release removes.
 fn verify_all(steps: &mut Vec<Step>, topology: &Topology, delta: &Delta) {

@@ -673,3 +673,22 @@ fn a_snomed_version_is_deleted_once_and_after_its_successor_loads() {
         "the new version loads before the old is deleted: {names:?}"
     );
 }
+
+// A single read/write server has no preload feed: an addition is released with labels, a
+// removal is a FHIR delete, and no plan for it ever redoes a preload.
+#[test]
+fn a_single_read_write_server_is_never_given_a_preload() {
+    let mut d = deployment(Shape::Single, Storage::Persistent, Access::ReadWrite);
+    d.model = DeploymentModel::SingleReadWrite;
+    let err = plan(&d, &additive(), &Policy::default()).expect_err("released by labels");
+    assert!(
+        matches!(&err, Error::PolicyRejected { reason } if reason.contains("plan_label_release")),
+        "{err}"
+    );
+    let p = plan(&d, &removal(), &Policy::default()).expect("plans the deletes");
+    assert_eq!(p.strategy, Strategy::Delete);
+    assert_eq!(count(&p, "redo-preload"), 0);
+    assert_eq!(count(&p, "delete-resource"), 1);
+    assert_eq!(count(&p, "verify"), 1);
+    assert!(!p.downtime);
+}
