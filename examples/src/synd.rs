@@ -350,7 +350,7 @@ fn plan(args: PlanArgs, out: &mut dyn Write) -> Result<i32, Failure> {
         Access, BaseUrl, Deployment, DeploymentModel, Instance, InstanceName, Role, Storage,
         Topology,
     };
-    use release_model::plan::{Policy, plan};
+    use release_model::plan::{Policy, Strategy, plan};
 
     let storage = match args.storage.as_str() {
         "persistent" => Storage::Persistent,
@@ -429,6 +429,21 @@ fn plan(args: PlanArgs, out: &mut dyn Write) -> Result<i32, Failure> {
             return Ok(EXIT_FINDINGS);
         }
     };
+    // A rebuild reloads whatever feed the instances preload: without the candidate's feed
+    // the plan could not repoint them, and they would rebuild the old content.
+    let rebuilds = matches!(
+        p.strategy,
+        Strategy::WipeAndRestart | Strategy::BlueGreen | Strategy::Rollback
+    );
+    if rebuilds && deployment.preload_feed.is_none() {
+        writeln!(
+            out,
+            "this release is a {}: the instances are rebuilt from their preload feed, so give the candidate's feed URL with --preload-feed (without it they would rebuild the old content)",
+            p.strategy
+        )
+        .map_err(io)?;
+        return Ok(EXIT_FINDINGS);
+    }
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &p).map_err(|e| format!("writing JSON: {e}"))?;
         writeln!(out).map_err(io)?;

@@ -219,7 +219,7 @@ fn plan_json_has_the_documented_shape() {
         diff_data("deployed.xml"),
         diff_data("candidate-nonadditive.xml"),
     );
-    let (code, out, err) = synd(&[
+    let args = [
         "plan",
         "--deployed",
         &old,
@@ -230,7 +230,15 @@ fn plan_json_has_the_documented_shape() {
         "--storage",
         "persistent",
         "--json",
-    ]);
+    ];
+    // A rebuild without the candidate's feed would rebuild the old content: refused.
+    let (code, out, _) = synd(&args);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("--preload-feed"), "{out}");
+    let feed = "https://synd.example.org/feed/release-candidate-20261123T0900/syndication.xml";
+    let mut with_feed = args.to_vec();
+    with_feed.extend(["--preload-feed", feed]);
+    let (code, out, err) = synd(&with_feed);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(v["strategy"], "wipe-and-restart");
@@ -242,6 +250,14 @@ fn plan_json_has_the_documented_shape() {
     );
     assert!(v["warnings"].is_array());
     let steps = v["steps"].as_array().expect("steps");
+    assert_eq!(
+        steps
+            .iter()
+            .filter(|s| s["action"] == "set-preload-feed")
+            .count(),
+        3,
+        "every instance is pointed at the candidate"
+    );
     assert!(
         steps
             .iter()
