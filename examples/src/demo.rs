@@ -16,6 +16,7 @@ use release_model::deployment::{
     Access, Deployment, DeploymentModel, Instance, InstanceName, ReleaseCandidate,
     ReleaseCandidateName, Role, Storage, Topology,
 };
+use release_model::notice::{DowntimeWindow, Notice, ReleaseKind, WorkingDayCalendar};
 use release_model::plan::{Plan, Policy, plan, plan_rollback};
 use syndication_client::testkit::{
     FakeAuthServer, FakeInfrastructure, FakeResource, FakeSyndicationServer, FakeTerminologyServer,
@@ -276,6 +277,35 @@ impl World {
         inject: Option<Fault>,
         out: &mut dyn Write,
     ) -> Result<(), Failure> {
+        // A release with downtime is announced ten working days ahead for a window, and runs
+        // in it: the demo's releases with downtime are announced for 14 December, 20:00 to
+        // 23:00, notice given on 27 November, and run half an hour into the window.
+        let at = |d: u32, h: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 12, d).and_then(|d| d.and_hms_opt(h, 0, 0))
+        };
+        let (Some(opens), Some(closes)) = (at(14, 20), at(14, 23)) else {
+            return Err("the demo's window is not a date".into());
+        };
+        let window = DowntimeWindow::new(opens, closes).map_err(fail("window"))?;
+        let notice = Notice::for_plan(
+            p,
+            ReleaseKind::Content,
+            window,
+            vec!["the organisations that use the service".into()],
+            &WorkingDayCalendar::new(),
+        )
+        .map_err(fail("notice"))?;
+        let noticed;
+        let p = match notice {
+            Some(n) => {
+                let given = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).ok_or("a date")?;
+                let n = n.given(given);
+                say!(out, "  notice: {n}");
+                noticed = p.clone().with_notice(n);
+                &noticed
+            }
+            None => p,
+        };
         let mut repair: Option<Box<dyn FnOnce() + Send>> = None;
         match inject {
             Some(Fault::InstanceDown) => {
@@ -353,7 +383,8 @@ impl World {
         )
         .map_err(fail("executor"))?
         // The fakes' preloads take (virtual) time; waits pass by the same clock.
-        .with_clock(Arc::new(self.registry.clock()));
+        .with_clock(Arc::new(self.registry.clock()))
+        .with_wall_clock(move || opens + chrono::Duration::minutes(30));
         let mut journal = Journal::new();
         let mut waits = 0;
         let first = exec

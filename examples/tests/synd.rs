@@ -328,6 +328,9 @@ fn demo_runs_a_whole_release_process() {
         "4. Rollback",
         "plan: wipe-and-restart",
         "plan: rollback",
+        // Releases with downtime show their notice: the window, and the deadline it met.
+        "notice: downtime window 2026-12-14 20:00 to 2026-12-14 23:00",
+        "by 2026-11-30 (given 2026-11-27)",
     ] {
         assert!(out.contains(stage), "missing '{stage}' in:\n{out}");
     }

@@ -44,27 +44,39 @@ pub enum ReleaseKind {
     Content,
 }
 
-/// When the service will be down, in the service's local time.
+/// When the service may be down: the announced window, in the service's local time.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DowntimeWindow {
-    /// When it starts.
+    /// When it opens.
     pub start: NaiveDateTime,
-    /// How long it is expected to last.
-    #[serde(with = "crate::plan::minutes")]
-    pub duration: Duration,
+    /// When it closes.
+    pub end: NaiveDateTime,
 }
 
 impl DowntimeWindow {
-    /// A window.
-    pub fn new(start: NaiveDateTime, duration: Duration) -> Self {
-        Self { start, duration }
+    /// A window from `start` to `end`.
+    ///
+    /// # Errors
+    /// [`Error::PolicyRejected`](crate::Error::PolicyRejected) when it does not end after it
+    /// starts.
+    pub fn new(start: NaiveDateTime, end: NaiveDateTime) -> Result<Self, crate::Error> {
+        if end <= start {
+            return Err(crate::Error::PolicyRejected {
+                reason: format!("the downtime window ends ({end}) before it starts ({start})"),
+            });
+        }
+        Ok(Self { start, end })
     }
 
-    /// When it is expected to end.
-    pub fn end(&self) -> NaiveDateTime {
-        self.start
-            + chrono::Duration::from_std(self.duration).unwrap_or_else(|_| chrono::Duration::zero())
+    /// How long it is open.
+    pub fn length(&self) -> Duration {
+        (self.end - self.start).to_std().unwrap_or(Duration::ZERO)
+    }
+
+    /// Whether `at` falls within it.
+    pub fn contains(&self, at: NaiveDateTime) -> bool {
+        self.start <= at && at < self.end
     }
 }
 
@@ -129,43 +141,104 @@ pub fn notice_deadline(calendar: &WorkingDayCalendar, window_start: NaiveDateTim
     calendar.working_days_before(window_start.date(), NOTICE_WORKING_DAYS)
 }
 
-/// What must be announced, by when, for a release with downtime.
+/// The notice a release with downtime needs: what is announced to whom, by when.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct NoticeRequirement {
+pub struct Notice {
     /// The kind of release.
     pub kind: ReleaseKind,
-    /// The downtime window.
+    /// The announced window.
     pub window: DowntimeWindow,
-    /// The last day notice can be given.
+    /// How long the service is expected to be down within the window (the plan's estimate).
+    #[serde(with = "crate::plan::minutes")]
+    pub expected: Duration,
+    /// The last day notice can be given: ten working days before the window opens.
     pub deadline: NaiveDate,
+    /// Who is told: the organisations that use the service.
+    pub audience: Vec<String>,
+    /// The day notice was given, once it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_on: Option<NaiveDate>,
 }
 
-impl NoticeRequirement {
-    /// The notice a plan needs, if it takes the service down. The window's duration is the
-    /// plan's downtime estimate.
+impl Notice {
+    /// The notice `plan` needs, or `None` when it keeps the service up (a content release
+    /// without downtime needs none).
+    ///
+    /// # Errors
+    /// [`Error::PolicyRejected`](crate::Error::PolicyRejected) when the plan has downtime but
+    /// no estimate of it, when the expected downtime does not fit in the window, or when no
+    /// one is told.
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use release_model::notice::{DowntimeWindow, Notice, ReleaseKind, WorkingDayCalendar};
+    /// # use release_model::{delta::*, deployment::*, feed::ContentType, plan::*};
+    /// # let server = Instance::new(InstanceName::new("prod").unwrap(), BaseUrl::new("https://tx.example.org").unwrap(),
+    /// #     Role::Production, Access::ReadOnly, Storage::Persistent);
+    /// # let deployment = Deployment::new(DeploymentModel::Comprehensive, Topology::single(server))
+    /// #     .with_preload_feed("https://synd.example.org/feed/release-candidate-20261201T0900/syndication.xml");
+    /// # let mut delta = Delta::default();
+    /// # delta.removed.push(DeltaItem::new("http://example.org/vs".into(), "1".into(), ContentType::FhirValueSet, None));
+    /// let p = plan(&deployment, &delta, &Policy::default())?; // a rebuild: downtime
+    /// let at = |d: u32, h: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap().and_hms_opt(h, 0, 0).unwrap();
+    /// let window = DowntimeWindow::new(at(14, 20), at(14, 23))?;
+    /// let notice = Notice::for_plan(&p, ReleaseKind::Content, window, vec!["Hospital A".into()], &WorkingDayCalendar::new())?
+    ///     .expect("downtime needs notice");
+    /// assert_eq!(notice.deadline, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+    /// assert!(notice.given(NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()).is_in_time());
+    /// # Ok::<(), release_model::Error>(())
+    /// ```
     pub fn for_plan(
         plan: &Plan,
         kind: ReleaseKind,
-        window_start: NaiveDateTime,
+        window: DowntimeWindow,
+        audience: Vec<String>,
         calendar: &WorkingDayCalendar,
-    ) -> Option<Self> {
+    ) -> Result<Option<Self>, crate::Error> {
         if !plan.downtime {
-            return None;
+            return Ok(None);
         }
-        let duration = plan
-            .downtime_estimate
-            .unwrap_or(Duration::from_secs(60 * 60));
-        Some(Self {
+        let rejected = |reason: String| Err(crate::Error::PolicyRejected { reason });
+        let Some(expected) = plan.downtime_estimate else {
+            return rejected(
+                "the plan takes the service down but gives no estimate of how long".into(),
+            );
+        };
+        if expected > window.length() {
+            return rejected(format!(
+                "the expected downtime ({} minutes) does not fit in the window ({} minutes)",
+                expected.as_secs() / 60,
+                window.length().as_secs() / 60
+            ));
+        }
+        if audience.is_empty() {
+            return rejected("a notice of downtime needs someone to tell".into());
+        }
+        Ok(Some(Self {
             kind,
-            window: DowntimeWindow::new(window_start, duration),
-            deadline: notice_deadline(calendar, window_start),
-        })
+            deadline: notice_deadline(calendar, window.start),
+            window,
+            expected,
+            audience,
+            given_on: None,
+        }))
+    }
+
+    /// The notice, given on `day`.
+    pub fn given(mut self, day: NaiveDate) -> Self {
+        self.given_on = Some(day);
+        self
     }
 
     /// Whether notice given on `day` is in time.
     pub fn is_met_by(&self, day: NaiveDate) -> bool {
         day <= self.deadline
+    }
+
+    /// Whether the notice was given, and in time.
+    pub fn is_in_time(&self) -> bool {
+        self.given_on.is_some_and(|d| self.is_met_by(d))
     }
 
     /// The earliest window start that notice given on `today` allows (the same time of day).
@@ -180,15 +253,22 @@ impl NoticeRequirement {
     }
 }
 
-impl fmt::Display for NoticeRequirement {
+impl fmt::Display for Notice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "downtime from {} for about {} minutes: give notice by {}",
+            "downtime window {} to {}, expected about {} minutes within it; tell {} by {}",
             self.window.start.format("%Y-%m-%d %H:%M"),
-            self.window.duration.as_secs() / 60,
+            self.window.end.format("%Y-%m-%d %H:%M"),
+            self.expected.as_secs() / 60,
+            self.audience.join(", "),
             self.deadline
-        )
+        )?;
+        match self.given_on {
+            Some(d) if self.is_met_by(d) => write!(f, " (given {d})"),
+            Some(d) => write!(f, " (given {d}: LATE)"),
+            None => write!(f, " (not given yet)"),
+        }
     }
 }
 
@@ -239,7 +319,7 @@ mod tests {
             d(2026, 12, 24)
         );
         assert_eq!(
-            NoticeRequirement::earliest_window(&cal, d(2026, 12, 24)),
+            Notice::earliest_window(&cal, d(2026, 12, 24)),
             d(2027, 1, 12)
         );
     }

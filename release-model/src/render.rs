@@ -116,6 +116,9 @@ impl Plan {
             (true, None) => out.push_str("**Downtime:** yes. Give ten working days' notice.\n\n"),
             _ => out.push_str("**Downtime:** none.\n\n"),
         }
+        if let Some(n) = &self.notice {
+            let _ = writeln!(out, "**Notice:** {n}.\n");
+        }
         if !self.hazards.is_empty() {
             out.push_str("**Hazards**\n\n");
             for h in &self.hazards {

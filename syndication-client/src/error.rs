@@ -185,6 +185,15 @@ pub enum Error {
         /// Why it cannot be reconciled.
         reason: String,
     },
+    /// A plan would take the service down without the notice its downtime needs (none, given
+    /// late, or outside its window); nothing was taken down.
+    #[error(
+        "the release takes the service down and {reason}: give ten working days' notice and run it in its window, or use an emergency override (which the journal records)"
+    )]
+    NoticeNotMet {
+        /// What is wrong with the notice.
+        reason: String,
+    },
     /// A feed could not be read.
     #[error("{url}: {source}")]
     Feed {

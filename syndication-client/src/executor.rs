@@ -260,6 +260,9 @@ pub struct Executor {
     wait: WaitPolicy,
     grants: HashMap<(ResourceType, String), ReadGrant>,
     clock: Arc<dyn Clock>,
+    /// The time of day in the zone downtime windows are given in.
+    wall_clock: Arc<dyn Fn() -> chrono::NaiveDateTime + Send + Sync>,
+    emergency: Option<String>,
     /// On a scaled-shared topology, the one instance preloads go through.
     preloads_through: Option<InstanceName>,
 }
@@ -297,6 +300,10 @@ impl Executor {
             wait,
             grants: HashMap::new(),
             clock: Arc::new(SystemClock),
+            wall_clock: Arc::new(|| {
+                chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()).naive_utc()
+            }),
+            emergency: None,
             preloads_through: match &deployment.topology {
                 release_model::deployment::Topology::ScaledShared { through, .. } => {
                     Some(through.clone())
@@ -304,6 +311,23 @@ impl Executor {
                 _ => None,
             },
         })
+    }
+
+    /// Reads the time of day from `now` when it checks a downtime window (UTC by default:
+    /// give the service's local time when its windows are announced in it).
+    pub fn with_wall_clock(
+        mut self,
+        now: impl Fn() -> chrono::NaiveDateTime + Send + Sync + 'static,
+    ) -> Self {
+        self.wall_clock = Arc::new(now);
+        self
+    }
+
+    /// Takes the service down even when the plan's notice is missing, late or outside its
+    /// window, for an emergency: `reason` and what it overrode are recorded in the journal.
+    pub fn with_emergency_override(mut self, reason: impl Into<String>) -> Self {
+        self.emergency = Some(reason.into());
+        self
     }
 
     /// Waits by `clock` rather than tokio's timer: give it the testkit's `Registry::clock`
@@ -430,6 +454,9 @@ impl Executor {
                     continue;
                 }
             }
+            if takes_service_down(&step.action) {
+                self.check_notice(plan, &mut journal, store).await?;
+            }
             journal
                 .records
                 .push(Record::new(number, &step.instance, name, Outcome::Started));
@@ -468,6 +495,54 @@ impl Executor {
             }
         }
         Ok(())
+    }
+
+    /// Before the first step that takes the service down: the plan's notice must have been
+    /// given in time and the window be open, or an emergency override be given (and saved).
+    async fn check_notice(
+        &self,
+        plan: &Plan,
+        journal: &mut Journal,
+        store: &mut (impl JournalStore + ?Sized),
+    ) -> Result<(), Error> {
+        // Checked when the downtime begins: once a step has taken the service down, the
+        // release (or its resumption) finishes it rather than leave the service down.
+        let begun = journal.records.iter().any(|r| {
+            plan.steps
+                .get(r.step.wrapping_sub(1))
+                .is_some_and(|s| takes_service_down(&s.action))
+        });
+        if !plan.downtime || journal.emergency.is_some() || begun {
+            return Ok(());
+        }
+        let now = (self.wall_clock)();
+        let problem = match &plan.notice {
+            None => Some("the plan carries no notice".to_owned()),
+            Some(n) if !n.is_in_time() => Some(match n.given_on {
+                Some(d) => format!(
+                    "its notice was given on {d}, after the deadline {}",
+                    n.deadline
+                ),
+                None => format!("its notice has not been given (deadline {})", n.deadline),
+            }),
+            Some(n) if now < n.window.start => Some(format!(
+                "its window opens at {}, not yet (now {now})",
+                n.window.start
+            )),
+            Some(n) if now >= n.window.end => {
+                Some(format!("its window closed at {} (now {now})", n.window.end))
+            }
+            Some(_) => None,
+        };
+        match (problem, &self.emergency) {
+            (None, _) => Ok(()),
+            (Some(problem), Some(reason)) => {
+                tracing::warn!(%reason, %problem, "emergency override of the downtime notice");
+                journal.emergency = Some(format!("{reason} (overriding: {problem})"));
+                store.save(journal).await
+            }
+            (Some(reason), None) => Err(Error::NoticeNotMet { reason }),
+        }
     }
 
     /// Runs the verify steps in `range` concurrently: their starts are saved first, their
@@ -848,6 +923,14 @@ impl Executor {
             unexpected,
         })
     }
+}
+
+/// Whether the action takes (part of) the service down.
+fn takes_service_down(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Stop | Action::ClearDisk | Action::DropSchema | Action::RecreateContainer
+    )
 }
 
 /// How many verify steps of distinct instances start at `i`.

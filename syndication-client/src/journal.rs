@@ -78,6 +78,10 @@ pub struct Journal {
     pub completed: usize,
     /// Every attempt in order: a `started` record before each step acts, its outcome after.
     pub records: Vec<Record>,
+    /// Why the service was taken down without the notice its downtime needs, when an
+    /// emergency override was used (`Executor::with_emergency_override`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<String>,
 }
 
 /// Where the next run of a plan starts, as a validated journal says.

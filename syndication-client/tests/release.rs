@@ -41,6 +41,34 @@ struct Scenario {
     deployed: ReleaseCandidate,
 }
 
+/// 2026-12-`day` at `hour`:00.
+fn at(day: u32, hour: u32) -> chrono::NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(2026, 12, day)
+        .and_then(|d| d.and_hms_opt(hour, 0, 0))
+        .expect("valid")
+}
+
+/// The plan with the notice its downtime needs, given in time for a window on 14 December
+/// from 20:00 to 23:00 (a plan without downtime is returned as it is).
+fn noticed(p: &Plan) -> Plan {
+    use release_model::notice::{DowntimeWindow, Notice, ReleaseKind, WorkingDayCalendar};
+    let window = DowntimeWindow::new(at(14, 20), at(14, 23)).expect("a window");
+    match Notice::for_plan(
+        p,
+        ReleaseKind::Content,
+        window,
+        vec!["Hospital A".into()],
+        &WorkingDayCalendar::new(),
+    )
+    .expect("fits the window")
+    {
+        Some(n) => p
+            .clone()
+            .with_notice(n.given(chrono::NaiveDate::from_ymd_opt(2026, 11, 27).expect("valid"))),
+        None => p.clone(),
+    }
+}
+
 fn item(url: &str, version: &str) -> (String, String) {
     (url.to_owned(), version.to_owned())
 }
@@ -185,6 +213,8 @@ impl Scenario {
         )
         .expect("executor")
         .with_clock(Arc::new(self.registry.clock()))
+        // Half an hour into the window every notice here announces.
+        .with_wall_clock(|| at(14, 20) + chrono::Duration::minutes(30))
     }
 
     /// The most preloads refused on any store because another instance preloaded into it.
@@ -197,6 +227,7 @@ impl Scenario {
     }
 
     async fn execute(&self, p: &Plan) -> Journal {
+        let p = &noticed(p);
         let mut journal = Journal::new();
         self.executor()
             .run(p, &mut journal, |_| {})
@@ -279,7 +310,7 @@ async fn a_rebuild_from_an_unreachable_feed_fails_verification() {
     s._synd.set_running(false);
     let err = s
         .executor()
-        .run(&p, &mut Journal::new(), |_| {})
+        .run(&noticed(&p), &mut Journal::new(), |_| {})
         .await
         .expect_err("nothing to rebuild from");
     let Error::Step { source, .. } = &err else {
@@ -715,5 +746,73 @@ async fn blue_green_and_rollback_on_every_topology() {
                 "{shape:?} {n} rolled back"
             );
         }
+    }
+}
+
+// A release with downtime starts only with its notice given in time and inside its window;
+// otherwise nothing is taken down, unless an emergency override is given, which the journal
+// records.
+#[tokio::test]
+async fn downtime_waits_for_its_notice_and_window_unless_an_emergency_overrides() {
+    let s = Scenario::new(Shape::Separate(2), Access::ReadOnly, Storage::Persistent).await;
+    s.authoring.set_syndicated("CodeSystem", "b", false);
+    let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+    assert!(p.downtime);
+    let running = |s: &Scenario| {
+        s.names
+            .iter()
+            .all(|n| s.infra.server(n).expect("instance").content().len() == 2)
+    };
+    let refused = |e: &Error, text: &str| {
+        assert!(
+            matches!(e, Error::NoticeNotMet { reason } if reason.contains(text)),
+            "{e}"
+        );
+    };
+    // No notice at all.
+    let e = s
+        .executor()
+        .run(&p, &mut Journal::new(), |_| {})
+        .await
+        .expect_err("no notice");
+    refused(&e, "no notice");
+    // Given late.
+    let late = {
+        let mut q = noticed(&p);
+        if let Some(n) = q.notice.as_mut() {
+            n.given_on = chrono::NaiveDate::from_ymd_opt(2026, 12, 7);
+        }
+        q
+    };
+    let e = s
+        .executor()
+        .run(&late, &mut Journal::new(), |_| {})
+        .await
+        .expect_err("late");
+    refused(&e, "after the deadline");
+    // In time, but the window is not open yet.
+    let e = s
+        .executor()
+        .with_wall_clock(|| at(14, 19))
+        .run(&noticed(&p), &mut Journal::new(), |_| {})
+        .await
+        .expect_err("too early");
+    refused(&e, "opens at");
+    assert!(running(&s), "nothing was taken down");
+
+    // An emergency: taken down now, and the journal says why.
+    let mut journal = Journal::new();
+    s.executor()
+        .with_emergency_override("the lab value set is clinically unsafe (INC-4711)")
+        .run(&p, &mut journal, |_| {})
+        .await
+        .expect("overridden");
+    let why = journal.emergency.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("INC-4711") && why.contains("no notice"),
+        "{why}"
+    );
+    for n in &s.names {
+        assert_eq!(s.content(n), BTreeSet::from([item(A, "1.0.0")]), "{n}");
     }
 }

@@ -632,9 +632,19 @@ pub struct Plan {
     /// Every hazard of the release the plan was made for (from its [`Delta`](crate::delta::Delta)).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hazards: Vec<Hazard>,
+    /// The notice its downtime needs ([`Plan::with_notice`]); an executor refuses to take
+    /// the service down without one given in time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<crate::notice::Notice>,
 }
 
 impl Plan {
+    /// The plan, with the notice its downtime needs.
+    pub fn with_notice(mut self, notice: crate::notice::Notice) -> Self {
+        self.notice = Some(notice);
+        self
+    }
+
     /// The instances the plan acts on.
     pub fn instances(&self) -> Vec<&InstanceName> {
         let mut v: Vec<&InstanceName> = Vec::new();

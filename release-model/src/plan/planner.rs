@@ -114,6 +114,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
             rationale: "the release only adds content, so redoing the preload applies it; nothing needs wiping".into(),
             warnings,
             hazards: delta.hazards.clone(),
+            notice: None,
         });
     }
 
@@ -245,6 +246,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
                 rationale,
                 warnings,
                 hazards: delta.hazards.clone(),
+                notice: None,
             })
         }
         Strategy::WipeAndRestart => {
@@ -258,6 +260,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
                 rationale,
                 warnings,
                 hazards: delta.hazards.clone(),
+                notice: None,
             })
         }
         _ => {
@@ -270,6 +273,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
                 rationale,
                 warnings,
                 hazards: delta.hazards.clone(),
+                notice: None,
             })
         }
     }
@@ -334,6 +338,7 @@ pub fn plan_rollback(
         ),
         warnings,
         hazards: undo.hazards.clone(),
+        notice: None,
     })
 }
 
@@ -375,6 +380,7 @@ pub fn plan_label_release(deployment: &Deployment, grants: &[ReadGrant]) -> Resu
         rationale: "on a single read/write server, content is released by granting read labels after approval".into(),
         warnings: vec!["a denied read looks like 'not found': verify with the intended cohort's credentials".into()],
         hazards: Vec::new(),
+        notice: None,
     })
 }
 
@@ -457,6 +463,7 @@ fn plan_single_read_write(deployment: &Deployment, delta: &Delta) -> Result<Plan
         rationale: "a single read/write server: removed content is deleted through the FHIR API; nothing is preloaded".into(),
         warnings: Vec::new(),
         hazards: delta.hazards.clone(),
+        notice: None,
     })
 }
 

@@ -12,7 +12,7 @@ use release_model::deployment::{
     ReleaseCandidateName, Role, Storage, Topology,
 };
 use release_model::feed::ContentType;
-use release_model::notice::{NoticeRequirement, ReleaseKind, WorkingDayCalendar};
+use release_model::notice::{DowntimeWindow, Notice, ReleaseKind, WorkingDayCalendar};
 use release_model::plan::{
     Action, HttpMethod, Plan, Policy, PreloadSchedule, Strategy, plan, plan_label_release,
     plan_rollback,
@@ -492,28 +492,49 @@ fn a_plan_with_downtime_needs_notice() {
         &Policy::default(),
     )
     .expect("plans");
-    let window = chrono::NaiveDate::from_ymd_opt(2026, 12, 14)
-        .and_then(|d| d.and_hms_opt(20, 0, 0))
-        .expect("valid");
-    let n =
-        NoticeRequirement::for_plan(&p, ReleaseKind::Content, window, &WorkingDayCalendar::new())
-            .expect("downtime needs notice");
+    let at = |h: u32| {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 14)
+            .and_then(|d| d.and_hms_opt(h, 0, 0))
+            .expect("valid")
+    };
+    let window = DowntimeWindow::new(at(20), at(23)).expect("a window");
+    let audience = || vec!["Hospital A".to_owned(), "Pathology B".to_owned()];
+    let cal = WorkingDayCalendar::new();
+    let n = Notice::for_plan(&p, ReleaseKind::Content, window.clone(), audience(), &cal)
+        .expect("a notice")
+        .expect("downtime needs notice");
     assert_eq!(n.deadline.to_string(), "2026-11-30");
-    assert_eq!(n.window.duration, Duration::from_secs(3600));
+    // The window and the downtime expected within it are two things: the estimate is the
+    // policy's rebuild time, not a fixed hour.
+    assert_eq!(n.window.length(), Duration::from_secs(3 * 3600));
+    assert_eq!(Some(n.expected), p.downtime_estimate);
+    assert!(!n.is_in_time(), "not given yet");
+    let late = n
+        .clone()
+        .given(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("valid"));
+    assert!(!late.is_in_time());
+    assert!(late.to_string().contains("LATE"), "{late}");
+    // A window shorter than the expected downtime, or nobody to tell, is refused.
+    let short = DowntimeWindow::new(at(20), at(21)).expect("a window");
+    let slow = plan(
+        &deployment(Shape::Single, Storage::Persistent, Access::ReadOnly),
+        &removal(),
+        &Policy::default().with_rebuild_time(Duration::from_secs(2 * 3600)),
+    )
+    .expect("plans");
+    assert!(Notice::for_plan(&slow, ReleaseKind::Content, short, audience(), &cal).is_err());
+    assert!(Notice::for_plan(&p, ReleaseKind::Content, window.clone(), Vec::new(), &cal).is_err());
+    assert!(DowntimeWindow::new(at(20), at(19)).is_err());
     let add = plan(
         &deployment(Shape::Single, Storage::Persistent, Access::ReadOnly),
         &additive(),
         &Policy::default(),
     )
     .expect("plans");
-    assert!(
-        NoticeRequirement::for_plan(
-            &add,
-            ReleaseKind::Content,
-            window,
-            &WorkingDayCalendar::new()
-        )
-        .is_none()
+    assert_eq!(
+        Notice::for_plan(&add, ReleaseKind::Content, window, audience(), &cal).expect("ok"),
+        None,
+        "a content release without downtime carries no notice"
     );
 }
 

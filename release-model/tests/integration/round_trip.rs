@@ -3,7 +3,7 @@
 
 use release_model::deployment::Deployment;
 use release_model::feed::{Feed, Finding, Profile, ReadOptions, read_feed, validate_read};
-use release_model::notice::{NoticeRequirement, ReleaseKind, WorkingDayCalendar};
+use release_model::notice::{DowntimeWindow, Notice, ReleaseKind, WorkingDayCalendar};
 use release_model::plan::{Plan, Policy, plan};
 
 use crate::planner::{Shape, deployment, removal};
@@ -70,16 +70,26 @@ fn plans_deployments_and_notices_round_trip_through_json() {
                 assert_eq!(round_trip::<Policy>(&policy), policy);
                 let p = plan(&d, &removal(), &policy).expect("plans");
                 assert_eq!(round_trip::<Plan>(&p), p, "{shape:?} {storage:?}");
-                let start = chrono::NaiveDate::from_ymd_opt(2026, 12, 21)
-                    .and_then(|d| d.and_hms_opt(20, 0, 0))
-                    .expect("valid");
-                if let Some(notice) = NoticeRequirement::for_plan(
+                let at = |h: u32| {
+                    chrono::NaiveDate::from_ymd_opt(2026, 12, 21)
+                        .and_then(|d| d.and_hms_opt(h, 0, 0))
+                        .expect("valid")
+                };
+                let window = DowntimeWindow::new(at(20), at(23)).expect("a window");
+                if let Some(notice) = Notice::for_plan(
                     &p,
                     ReleaseKind::Content,
-                    start,
+                    window,
+                    vec!["Hospital A".into()],
                     &WorkingDayCalendar::default(),
-                ) {
-                    assert_eq!(round_trip::<NoticeRequirement>(&notice), notice);
+                )
+                .expect("fits")
+                {
+                    let notice =
+                        notice.given(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("valid"));
+                    assert_eq!(round_trip::<Notice>(&notice), notice);
+                    let with = p.clone().with_notice(notice);
+                    assert_eq!(round_trip::<Plan>(&with), with);
                 }
             }
         }
