@@ -98,9 +98,19 @@
 //!     ReleaseCandidateName::parse("release-candidate-20261101T0900").unwrap(), good.feed_url());
 //! let p = plan_rollback(&deployment, &last_good, &Delta::default(), &Policy::default()).unwrap();
 //!
+//! // A rebuild takes the service down: announced ten working days ahead, run in its window.
+//! use chrono::NaiveDate;
+//! use release_model::notice::{DowntimeWindow, Notice, ReleaseKind, WorkingDayCalendar};
+//! let at = |h| NaiveDate::from_ymd_opt(2026, 12, 14).unwrap().and_hms_opt(h, 0, 0).unwrap();
+//! let window = DowntimeWindow::new(at(20), at(23)).unwrap();
+//! let notice = Notice::for_plan(&p, ReleaseKind::Content, window, vec!["Hospital A".into()],
+//!     &WorkingDayCalendar::new()).unwrap().unwrap().given(NaiveDate::from_ymd_opt(2026, 11, 27).unwrap());
+//! let p = p.with_notice(notice);
+//!
 //! let infra = Arc::new(FakeInfrastructure::new(&registry, vec![("prod".into(), prod.clone())]));
 //! Executor::new(&deployment, Arc::new(NoAuth), infra, ClientOptions::for_local_testing(), WaitPolicy::virtual_time())
 //!     .unwrap().with_clock(Arc::new(registry.clock()))
+//!     .with_wall_clock(move || at(20) + chrono::Duration::minutes(30))
 //!     .run(&p, &mut Journal::new(), |_| {}).await.unwrap();
 //! // Only what the last good feed offers is left.
 //! assert_eq!(prod.content().into_iter().collect::<Vec<_>>(), [("http://example.org/vs".into(), "1.0.0".into())]);
