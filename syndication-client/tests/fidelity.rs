@@ -394,3 +394,67 @@ async fn a_fhir_delete_of_a_missing_resource_is_answered_404() {
     let by_id = client.delete("ValueSet", "vs").await.expect_err("gone");
     assert!(by_id.is_not_found(), "{by_id:?}");
 }
+
+// LOINC is loaded as a version of `http://loinc.org`, whether from its release artefact or
+// its binary index, and removed with deleteCodeSystem like SNOMED CT.
+#[tokio::test]
+async fn the_fake_loads_loinc_as_a_version_of_the_loinc_code_system() {
+    let registry = Registry::new();
+    let base = "https://content.example.org";
+    let mut entries = String::new();
+    for (term, scheme) in [
+        ("LOINC", release_model::feed::ns::SCHEME_ASF),
+        (
+            "BINARY",
+            "http://ontoserver.csiro.au/syndication/loinc/1.0.0",
+        ),
+    ] {
+        let href = format!("{base}/artefacts/loinc-{term}.zip");
+        registry.put(href.clone(), term.as_bytes().to_vec());
+        entries.push_str(&format!(
+            r#"<entry><id>urn:uuid:loinc-{term}</id><title>LOINC</title><updated>2026-11-01T00:00:00Z</updated>
+  <category term="{term}" scheme="{scheme}"/>
+  <link rel="alternate" type="application/zip" href="{href}" length="{}"/>
+  <ncts:contentItemIdentifier>http://loinc.org</ncts:contentItemIdentifier>
+  <ncts:contentItemVersion>2.80</ncts:contentItemVersion></entry>"#,
+            term.len()
+        ));
+    }
+    let url = format!("{base}/feeds/loinc.xml");
+    registry.put(
+        url.clone(),
+        format!(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:ncts="{}"><id>urn:uuid:l</id><title>LOINC</title><updated>2026-11-01T00:00:00Z</updated>{entries}</feed>"#,
+            release_model::feed::ns::NCTS
+        )
+        .into_bytes(),
+    );
+    let tx = FakeTerminologyServer::start(&registry).await;
+    tx.set_preload_feeds(vec![url]);
+    tx.start_again();
+    registry.clock().advance(std::time::Duration::from_secs(5));
+    let c = TerminologyClient::new(
+        &tx.base_url(),
+        Arc::new(NoAuth),
+        ClientOptions::for_local_testing(),
+    )
+    .expect("client");
+    let found = c
+        .search_canonical("CodeSystem", "http://loinc.org", "2.80")
+        .await
+        .expect("search");
+    assert_eq!(found.len(), 1, "the artefact and its index are one version");
+    c.delete_code_system("http://loinc.org", "2.80")
+        .await
+        .expect("deleted");
+    assert!(
+        !c.has_canonical("CodeSystem", "http://loinc.org", "2.80")
+            .await
+            .expect("search")
+    );
+    let again = c
+        .delete_code_system("http://loinc.org", "2.80")
+        .await
+        .expect_err("gone");
+    assert_eq!(again.status(), Some(404));
+}
