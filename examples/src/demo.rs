@@ -24,7 +24,8 @@ use syndication_client::testkit::{
 };
 use syndication_client::{
     ClientCredentials, ClientCredentialsConfig, ClientOptions, ClientSecret, Downloader, Event,
-    Executor, FeedName, Journal, SyndicationClient, TerminologyClient, TokenSource, WaitPolicy,
+    Executor, FeedName, Journal, StagingGate, SyndicationClient, TerminologyClient, TokenSource,
+    WaitPolicy,
 };
 
 /// A fault to inject into the first production release.
@@ -57,6 +58,8 @@ struct World {
     staging: Deployment,
     names: Vec<String>,
     _synd_fake: FakeSyndicationServer,
+    /// Staging's last run (its plan and journal): production goes only after it.
+    staged: std::sync::Mutex<Option<(Plan, Journal)>>,
 }
 
 const SECRET: &str = "demo-secret";
@@ -167,6 +170,7 @@ async fn setup(out: &mut dyn Write) -> Result<World, Failure> {
         staging,
         names,
         _synd_fake: synd_fake,
+        staged: std::sync::Mutex::new(None),
     })
 }
 
@@ -296,6 +300,8 @@ impl World {
         )
         .map_err(fail("notice"))?;
         let noticed;
+        // Staging's users are the release team: only production's downtime is announced.
+        let notice = notice.filter(|_| deployment == &self.production);
         let p = match notice {
             Some(n) => {
                 let given = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).ok_or("a date")?;
@@ -374,7 +380,7 @@ impl World {
             "  verified {} artefact(s) of the candidate before the release",
             checks.len()
         );
-        let mut exec = Executor::new(
+        let exec = Executor::new(
             deployment,
             Arc::clone(&self.tokens),
             self.infra.clone(),
@@ -385,6 +391,23 @@ impl World {
         // The fakes' preloads take (virtual) time; waits pass by the same clock.
         .with_clock(Arc::new(self.registry.clock()))
         .with_wall_clock(move || opens + chrono::Duration::minutes(30));
+        // Production goes after staging has run the same release to the end.
+        let to_production = deployment == &self.production;
+        let mut exec = if to_production {
+            let staged = self
+                .staged
+                .lock()
+                .map_err(|_| "the staging record is poisoned")?
+                .take()
+                .ok_or("production before staging")?;
+            say!(
+                out,
+                "  staging ran this release to the end: production may go"
+            );
+            exec.with_staging(StagingGate::verified(staged.0, staged.1))
+        } else {
+            exec
+        };
         let mut journal = Journal::new();
         let mut waits = 0;
         let first = exec
@@ -411,6 +434,13 @@ impl World {
         }
         if let Some(fix) = repair.take() {
             fix();
+        }
+        if deployment == &self.staging {
+            *self
+                .staged
+                .lock()
+                .map_err(|_| "the staging record is poisoned")? =
+                Some((p.clone(), journal.clone()));
         }
         if inject == Some(Fault::TokenExpiry) {
             say!(
@@ -549,6 +579,8 @@ async fn demo(inject: Option<Fault>, out: &mut dyn Write) -> Result<i32, Failure
         .await
         .map_err(fail("withdraw"))?;
     let rc3 = w.cut("20261123T1100", out).await?;
+    w.release(&w.staging, "uat", Some(&rc2), &rc3, None, out)
+        .await?;
     w.release(&w.production, "production", Some(&rc2), &rc3, None, out)
         .await?;
 
@@ -560,6 +592,27 @@ async fn demo(inject: Option<Fault>, out: &mut dyn Write) -> Result<i32, Failure
         release_model::feed::ContentType::FhirCodeSystem,
         None,
     ));
+    // Staging goes first in a rollback too, with the same process.
+    let back_staging = plan_rollback(&w.staging, &rc2, &undo, &Policy::default())
+        .map_err(fail("rollback plan"))?;
+    say!(
+        out,
+        "  staging plan: {} ({} steps, downtime: {})",
+        back_staging.strategy,
+        back_staging.steps.len(),
+        back_staging.downtime
+    );
+    w.synd
+        .repoint_alias("uat", &FeedName::from(&rc2.name))
+        .await
+        .map_err(fail("alias"))?;
+    let rc2_feed = w
+        .synd
+        .feed_xml(&FeedName::from(&rc2.name))
+        .await
+        .map_err(fail("feed"))?;
+    w.execute(&w.staging, &back_staging, &rc2_feed, None, out)
+        .await?;
     let back = plan_rollback(&w.production, &rc2, &undo, &Policy::default())
         .map_err(fail("rollback plan"))?;
     say!(
@@ -573,11 +626,6 @@ async fn demo(inject: Option<Fault>, out: &mut dyn Write) -> Result<i32, Failure
         .repoint_alias("production", &FeedName::from(&rc2.name))
         .await
         .map_err(fail("alias"))?;
-    let rc2_feed = w
-        .synd
-        .feed_xml(&FeedName::from(&rc2.name))
-        .await
-        .map_err(fail("feed"))?;
     w.execute(&w.production, &back, &rc2_feed, None, out)
         .await?;
 

@@ -194,6 +194,15 @@ pub enum Error {
         /// What is wrong with the notice.
         reason: String,
     },
+    /// A production run without staging having verified the same release first; nothing was
+    /// done on production.
+    #[error(
+        "production goes after staging: {reason}; run the release on staging first and give its plan and journal (StagingGate::Verified), or give a reason to go without (StagingGate::Override, recorded in the journal)"
+    )]
+    StagingNotVerified {
+        /// What is missing.
+        reason: String,
+    },
     /// A feed could not be read.
     #[error("{url}: {source}")]
     Feed {

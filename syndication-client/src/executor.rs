@@ -263,6 +263,12 @@ pub struct Executor {
     /// The time of day in the zone downtime windows are given in.
     wall_clock: Arc<dyn Fn() -> chrono::NaiveDateTime + Send + Sync>,
     emergency: Option<String>,
+    /// Whether users read from it (any instance has the production role): its downtime needs
+    /// notice.
+    serves_users: bool,
+    /// Whether staging must go first: a comprehensive deployment's production instances.
+    production: bool,
+    staging: Option<StagingGate>,
     /// On a scaled-shared topology, the one instance preloads go through.
     preloads_through: Option<InstanceName>,
 }
@@ -304,6 +310,20 @@ impl Executor {
                 chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now()).naive_utc()
             }),
             emergency: None,
+            serves_users: deployment
+                .topology
+                .instances()
+                .iter()
+                .any(|i| i.role == release_model::deployment::Role::Production),
+            // Only the comprehensive model has a staging environment to go first.
+            production: deployment.model
+                == release_model::deployment::DeploymentModel::Comprehensive
+                && deployment
+                    .topology
+                    .instances()
+                    .iter()
+                    .any(|i| i.role == release_model::deployment::Role::Production),
+            staging: None,
             preloads_through: match &deployment.topology {
                 release_model::deployment::Topology::ScaledShared { through, .. } => {
                     Some(through.clone())
@@ -320,6 +340,14 @@ impl Executor {
         now: impl Fn() -> chrono::NaiveDateTime + Send + Sync + 'static,
     ) -> Self {
         self.wall_clock = Arc::new(now);
+        self
+    }
+
+    /// How staging went before this production release: without it, a run on production
+    /// instances of a comprehensive deployment (the model with a staging environment) is
+    /// refused before any step.
+    pub fn with_staging(mut self, gate: StagingGate) -> Self {
+        self.staging = Some(gate);
         self
     }
 
@@ -395,6 +423,9 @@ impl Executor {
     ) -> Result<(), Error> {
         let mut journal = store.load().await?;
         let resume = journal.check(plan)?;
+        if self.production && journal.staging.is_none() && !plan.steps.is_empty() {
+            journal.staging = Some(self.staging_passed(plan)?);
+        }
         if journal.plan.is_empty() {
             journal.plan = fingerprint(plan);
         }
@@ -497,8 +528,55 @@ impl Executor {
         Ok(())
     }
 
-    /// Before the first step that takes the service down: the plan's notice must have been
-    /// given in time and the window be open, or an emergency override be given (and saved).
+    /// Whether staging verified the release `plan` carries to production, as the gate says:
+    /// staging's journal finished its plan, and that plan verified at least what this one
+    /// verifies (the same target), present and absent.
+    fn staging_passed(&self, plan: &Plan) -> Result<String, Error> {
+        let refused = |reason: String| Err(Error::StagingNotVerified { reason });
+        match &self.staging {
+            None => refused("no staging run was given".into()),
+            Some(StagingGate::Override { reason }) => {
+                tracing::warn!(%reason, "production without staging: override");
+                Ok(format!("override: {reason}"))
+            }
+            Some(StagingGate::Verified {
+                plan: staged,
+                journal,
+            }) => {
+                if !journal.is_finished(staged) {
+                    return refused(format!(
+                        "staging's run of its plan is not finished ({} of {} steps)",
+                        journal.completed,
+                        staged.steps.len()
+                    ));
+                }
+                let (want_present, want_absent) = verified_items(plan);
+                let (had_present, had_absent) = verified_items(staged);
+                if let Some(missing) = want_present
+                    .iter()
+                    .chain(&want_absent)
+                    .find(|i| !had_present.contains(*i) && !had_absent.contains(*i))
+                {
+                    return refused(format!(
+                        "staging did not verify {missing}, which this release does"
+                    ));
+                }
+                if want_present.iter().any(|i| had_absent.contains(i))
+                    || want_absent.iter().any(|i| had_present.contains(i))
+                {
+                    return refused("staging verified another release".into());
+                }
+                Ok(format!(
+                    "staging verified plan {}",
+                    crate::journal::plan_fingerprint(staged)
+                ))
+            }
+        }
+    }
+
+    /// Before the first step that takes a service users read from down (an instance with the
+    /// production role): the plan's notice must have been given in time and the window be
+    /// open, or an emergency override be given (and saved). Staging needs no notice.
     async fn check_notice(
         &self,
         plan: &Plan,
@@ -512,7 +590,7 @@ impl Executor {
                 .get(r.step.wrapping_sub(1))
                 .is_some_and(|s| takes_service_down(&s.action))
         });
-        if !plan.downtime || journal.emergency.is_some() || begun {
+        if !self.serves_users || !plan.downtime || journal.emergency.is_some() || begun {
             return Ok(());
         }
         let now = (self.wall_clock)();
@@ -922,6 +1000,64 @@ impl Executor {
             missing,
             unexpected,
         })
+    }
+}
+
+/// What a plan's verify steps check, present and absent, as `identifier|version`.
+fn verified_items(
+    plan: &Plan,
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    let mut present = std::collections::BTreeSet::new();
+    let mut absent = std::collections::BTreeSet::new();
+    for s in &plan.steps {
+        if let Action::Verify {
+            present: p,
+            absent: a,
+        } = &s.action
+        {
+            present.extend(p.iter().map(|e| format!("{}|{}", e.identifier, e.version)));
+            absent.extend(a.iter().map(|e| format!("{}|{}", e.identifier, e.version)));
+        }
+    }
+    (present, absent)
+}
+
+/// How staging went before a production release ([`Executor::with_staging`]).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum StagingGate {
+    /// Staging ran its plan for the same release to the end: its plan and journal.
+    Verified {
+        /// Staging's plan.
+        plan: Box<Plan>,
+        /// Staging's journal of it.
+        journal: Box<Journal>,
+    },
+    /// Going to production without staging, for this reason (recorded in the journal and
+    /// logged).
+    Override {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StagingGate {
+    /// Staging ran `plan` to the end, as `journal` records.
+    pub fn verified(plan: Plan, journal: Journal) -> Self {
+        StagingGate::Verified {
+            plan: Box::new(plan),
+            journal: Box::new(journal),
+        }
+    }
+
+    /// Production goes without staging, for `reason`.
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        StagingGate::Override {
+            reason: reason.into(),
+        }
     }
 }
 

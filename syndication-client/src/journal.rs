@@ -82,6 +82,10 @@ pub struct Journal {
     /// emergency override was used (`Executor::with_emergency_override`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency: Option<String>,
+    /// For a production run, how staging went first: the staging plan it verified, or the
+    /// reason given for going without (`StagingGate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging: Option<String>,
 }
 
 /// Where the next run of a plan starts, as a validated journal says.
@@ -246,6 +250,12 @@ impl Journal {
             Some((r.instance.clone(), url))
         })
     }
+}
+
+/// The fingerprint a journal of `plan` carries: the first 16 hex digits of the SHA-256 of its
+/// steps.
+pub fn plan_fingerprint(plan: &Plan) -> String {
+    fingerprint(plan)
 }
 
 /// The first 16 hex digits of the SHA-256 of the plan's steps as JSON: what the plan does,

@@ -22,10 +22,10 @@ pub use auth::{
 };
 pub use download::{ArtefactCheck, Downloaded, Downloader, IntegrityCheck};
 pub use error::Error;
-pub use executor::{Event, Executor, Infrastructure, WaitPolicy, Wipe};
+pub use executor::{Event, Executor, Infrastructure, StagingGate, WaitPolicy, Wipe};
 pub use fanout::fan_out;
 pub use http::{ClientOptions, RetryPolicy};
-pub use journal::{Journal, JournalFile, JournalStore, Outcome, Record};
+pub use journal::{Journal, JournalFile, JournalStore, Outcome, Record, plan_fingerprint};
 pub use secret::{AccessToken, ClientSecret};
 pub use syndication::{
     AliasTarget, FeedDetails, FeedEntry, FeedName, FeedSummary, SyndicationClient,

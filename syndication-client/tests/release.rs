@@ -15,8 +15,8 @@ use syndication_client::testkit::{
     FakeInfrastructure, FakeResource, FakeSyndicationServer, FakeTerminologyServer, Registry,
 };
 use syndication_client::{
-    ClientOptions, Error, Executor, FeedName, Journal, NoAuth, Outcome, SyndicationClient,
-    WaitPolicy,
+    ClientOptions, Error, Executor, FeedName, Journal, NoAuth, Outcome, StagingGate,
+    SyndicationClient, WaitPolicy,
 };
 
 const A: &str = "http://example.org/ValueSet/a";
@@ -39,6 +39,8 @@ struct Scenario {
     deployment: Deployment,
     names: Vec<String>,
     deployed: ReleaseCandidate,
+    /// The delta of the last candidate planned.
+    last_delta: std::sync::Mutex<Option<release_model::delta::Delta>>,
 }
 
 /// 2026-12-`day` at `hour`:00.
@@ -153,6 +155,7 @@ impl Scenario {
             deployment,
             names,
             deployed,
+            last_delta: std::sync::Mutex::new(None),
         };
         for n in &s.names {
             assert_eq!(
@@ -200,6 +203,7 @@ impl Scenario {
             .await
             .expect("repointed");
         let p = plan(&self.deployment, &delta, policy).expect("plans");
+        *self.last_delta.lock().expect("lock") = Some(delta);
         (rc, p)
     }
 
@@ -215,6 +219,9 @@ impl Scenario {
         .with_clock(Arc::new(self.registry.clock()))
         // Half an hour into the window every notice here announces.
         .with_wall_clock(|| at(14, 20) + chrono::Duration::minutes(30))
+        .with_staging(StagingGate::skipped(
+            "these tests release one production environment; the staging gate has its own test",
+        ))
     }
 
     /// The most preloads refused on any store because another instance preloaded into it.
@@ -698,7 +705,8 @@ async fn expired_tokens_are_renewed_mid_release() {
         WaitPolicy::virtual_time(),
     )
     .expect("executor")
-    .with_clock(Arc::new(s.registry.clock()));
+    .with_clock(Arc::new(s.registry.clock()))
+    .with_staging(StagingGate::skipped("a test of token renewal"));
     tokens.token().await.expect("first token");
     auth.expire_all();
     exec.run(&p, &mut Journal::new(), |_| {})
@@ -814,5 +822,116 @@ async fn downtime_waits_for_its_notice_and_window_unless_an_emergency_overrides(
     );
     for n in &s.names {
         assert_eq!(s.content(n), BTreeSet::from([item(A, "1.0.0")]), "{n}");
+    }
+}
+
+// Production goes after staging: a production run is refused until staging has run the same
+// release to the end, and the journal records the staging run it went after.
+#[tokio::test]
+async fn production_starts_only_after_staging_verified_the_same_release() {
+    use release_model::deployment::BaseUrl;
+    let s = Scenario::new(Shape::Separate(2), Access::ReadOnly, Storage::Persistent).await;
+    s.publish_c();
+    let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+    let delta = s.last_delta.lock().expect("lock").clone().expect("a delta");
+
+    // Staging: one read-only instance preloading the same alias.
+    let staging = Arc::new(FakeTerminologyServer::start(&s.registry).await);
+    staging.set_preload_feeds(vec![s.synd.alias_url("production").expect("url")]);
+    staging.start_again();
+    let name = InstanceName::new("staging").expect("valid");
+    let base: BaseUrl = staging.base_url();
+    let staging_deployment = Deployment::new(
+        DeploymentModel::Comprehensive,
+        Topology::single(Instance::new(
+            name,
+            base,
+            Role::Staging,
+            Access::ReadOnly,
+            Storage::Persistent,
+        )),
+    );
+    let staging_plan = plan(&staging_deployment, &delta, &Policy::default()).expect("plans");
+    let staging_infra = Arc::new(FakeInfrastructure::new(
+        &s.registry,
+        vec![("staging".into(), Arc::clone(&staging))],
+    ));
+    let staging_exec = || {
+        Executor::new(
+            &staging_deployment,
+            Arc::new(NoAuth),
+            staging_infra.clone(),
+            ClientOptions::for_local_testing(),
+            WaitPolicy::virtual_time(),
+        )
+        .expect("executor")
+        .with_clock(Arc::new(s.registry.clock()))
+    };
+    let production = || {
+        Executor::new(
+            &s.deployment,
+            Arc::new(NoAuth),
+            s.infra.clone(),
+            ClientOptions::for_local_testing(),
+            WaitPolicy::virtual_time(),
+        )
+        .expect("executor")
+        .with_clock(Arc::new(s.registry.clock()))
+    };
+    let untouched = |s: &Scenario| {
+        s.names
+            .iter()
+            .all(|n| !s.content(n).contains(&item(C, "1.0.0")))
+    };
+
+    // No staging run given.
+    let e = production()
+        .run(&p, &mut Journal::new(), |_| {})
+        .await
+        .expect_err("staging first");
+    assert!(matches!(&e, Error::StagingNotVerified { .. }), "{e}");
+    // A staging run that stopped half-way is not a verified one.
+    let mut half = Journal::new();
+    let mut first_step_only = staging_plan.clone();
+    first_step_only.steps.truncate(1);
+    let e = production()
+        .with_staging(StagingGate::verified(staging_plan.clone(), half.clone()))
+        .run(&p, &mut Journal::new(), |_| {})
+        .await
+        .expect_err("not finished");
+    assert!(e.to_string().contains("not finished"), "{e}");
+    // Staging verified another release (only its first step: nothing verified).
+    staging_exec()
+        .run(&first_step_only, &mut half, |_| {})
+        .await
+        .expect("one step");
+    let e = production()
+        .with_staging(StagingGate::verified(first_step_only, half))
+        .run(&p, &mut Journal::new(), |_| {})
+        .await
+        .expect_err("another release");
+    assert!(e.to_string().contains("staging did not verify"), "{e}");
+    assert!(untouched(&s), "nothing was done on production");
+
+    // Staging runs the same release to the end; then production goes.
+    let mut staged = Journal::new();
+    staging_exec()
+        .run(&staging_plan, &mut staged, |_| {})
+        .await
+        .expect("staging verified");
+    assert!(staging.content().contains(&item(C, "1.0.0")));
+    let mut journal = Journal::new();
+    production()
+        .with_staging(StagingGate::verified(staging_plan.clone(), staged))
+        .run(&p, &mut journal, |_| {})
+        .await
+        .expect("production after staging");
+    let fingerprint = syndication_client::plan_fingerprint(&staging_plan);
+    assert_eq!(
+        journal.staging.as_deref(),
+        Some(format!("staging verified plan {fingerprint}").as_str())
+    );
+    for n in &s.names {
+        assert!(s.content(n).contains(&item(C, "1.0.0")), "{n}");
     }
 }

@@ -111,6 +111,8 @@
 //! Executor::new(&deployment, Arc::new(NoAuth), infra, ClientOptions::for_local_testing(), WaitPolicy::virtual_time())
 //!     .unwrap().with_clock(Arc::new(registry.clock()))
 //!     .with_wall_clock(move || at(20) + chrono::Duration::minutes(30))
+//!     // Production goes after staging (`StagingGate::verified`); this example has none.
+//!     .with_staging(syndication_client::StagingGate::skipped("an example without staging"))
 //!     .run(&p, &mut Journal::new(), |_| {}).await.unwrap();
 //! // Only what the last good feed offers is left.
 //! assert_eq!(prod.content().into_iter().collect::<Vec<_>>(), [("http://example.org/vs".into(), "1.0.0".into())]);
