@@ -279,8 +279,10 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
     }
 }
 
-/// Plans a rollback to `last_good`: always a rebuild, because a preload never removes what
-/// the bad release added. With zero downtime required it is a blue-green switch.
+/// Plans a rollback to `last_good`: a release whose target is the last good candidate. When
+/// that candidate only adds to what is deployed (`undo` is additive), each instance is pointed
+/// at it and restarted in turn; otherwise it is a rebuild, because a preload never removes
+/// what the bad release added (with zero downtime required, a blue-green switch).
 ///
 /// # Errors
 /// As [`plan`] for the policy checks.
@@ -314,6 +316,39 @@ pub fn plan_rollback(
                     "a restart with cleared storage and a repointed preload"
                 }
             ),
+        });
+    }
+    if undo.is_additive() && policy.platform.restart {
+        // The last good candidate only adds to what is deployed: no rebuild. Each instance is
+        // pointed at it and restarted in turn (a changed preload feed is read at start-up),
+        // so on a scaled topology the others serve meanwhile.
+        let instances = topology.instances();
+        for i in instances {
+            steps.push(step(
+                i,
+                Action::SetPreloadFeed {
+                    url: last_good.feed_url.clone(),
+                },
+            ));
+            steps.push(step(i, Action::Stop));
+            steps.push(step(i, Action::Start));
+            steps.push(step(i, Action::WaitForPreload));
+        }
+        verify_all(&mut steps, topology, undo);
+        let down = instances.len() < 2;
+        return Ok(Plan {
+            strategy: Strategy::Rollback,
+            steps,
+            downtime: down,
+            // A restart preloads what it lacks; the rebuild time bounds it from above.
+            downtime_estimate: down.then_some(policy.rebuild_time),
+            rationale: format!(
+                "roll back to the last known good candidate {}: it only adds to what is deployed, so each instance is pointed at it and restarted in turn, without a rebuild",
+                last_good.name
+            ),
+            warnings,
+            hazards: undo.hazards.clone(),
+            notice: None,
         });
     }
     if zero {

@@ -713,3 +713,50 @@ fn a_single_read_write_server_is_never_given_a_preload() {
     assert_eq!(count(&p, "verify"), 1);
     assert!(!p.downtime);
 }
+
+// A rollback to a candidate that only adds to what is deployed needs no rebuild: each instance
+// is repointed and restarted in turn, and a scaled topology stays up meanwhile.
+#[test]
+fn a_rollback_to_a_superset_is_additive() {
+    let good = ReleaseCandidate::new(
+        ReleaseCandidateName::parse("release-candidate-20261101T0900").expect("valid"),
+        "https://synd.example.org/feed/release-candidate-20261101T0900/syndication.xml",
+    );
+    let p = plan_rollback(
+        &deployment(Shape::Separate(2), Storage::Persistent, Access::ReadOnly),
+        &good,
+        &additive(),
+        &Policy::default(),
+    )
+    .expect("plans");
+    assert_eq!(p.strategy, Strategy::Rollback);
+    for wipe in [
+        "clear-disk",
+        "drop-schema",
+        "recreate-container",
+        "create-instance",
+    ] {
+        assert_eq!(count(&p, wipe), 0, "{wipe}: {}", p.rationale);
+    }
+    assert_eq!(count(&p, "set-preload-feed"), 2);
+    assert_eq!(count(&p, "stop"), 2);
+    assert!(!p.downtime, "one instance restarts while the other serves");
+    let names: Vec<(&str, &str)> = p
+        .steps
+        .iter()
+        .map(|s| (s.instance.as_str(), s.action.name()))
+        .collect();
+    let first_start = names
+        .iter()
+        .position(|n| *n == ("prod-0", "wait-for-preload"));
+    let second_stop = names.iter().position(|n| *n == ("prod-1", "stop"));
+    assert!(first_start < second_stop, "in turn: {names:?}");
+    let single = plan_rollback(
+        &deployment(Shape::Single, Storage::Persistent, Access::ReadOnly),
+        &good,
+        &additive(),
+        &Policy::default(),
+    )
+    .expect("plans");
+    assert!(single.downtime, "a single server is down while it restarts");
+}

@@ -78,8 +78,9 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use std::sync::Arc;
-//! use release_model::delta::Delta;
+//! use release_model::delta::{Delta, DeltaItem};
 //! use release_model::deployment::*;
+//! use release_model::feed::ContentType;
 //! use release_model::plan::{plan_rollback, Policy};
 //! use syndication_client::testkit::{FakeInfrastructure, FakeResource, FakeTerminologyServer, Registry};
 //! use syndication_client::{ClientOptions, Executor, Journal, NoAuth, WaitPolicy};
@@ -96,7 +97,11 @@
 //! let deployment = Deployment::new(DeploymentModel::Comprehensive, Topology::single(instance));
 //! let last_good = ReleaseCandidate::new(
 //!     ReleaseCandidateName::parse("release-candidate-20261101T0900").unwrap(), good.feed_url());
-//! let p = plan_rollback(&deployment, &last_good, &Delta::default(), &Policy::default()).unwrap();
+//! // What rolling back changes: the bad release's value set goes, the last good one stays.
+//! let mut undo = Delta::default();
+//! undo.removed.push(DeltaItem::new("http://example.org/bad".into(), "9.9.9".into(), ContentType::FhirValueSet, None));
+//! undo.unchanged.push(DeltaItem::new("http://example.org/vs".into(), "1.0.0".into(), ContentType::FhirValueSet, None));
+//! let p = plan_rollback(&deployment, &last_good, &undo, &Policy::default()).unwrap();
 //!
 //! // A rebuild takes the service down: announced ten working days ahead, run in its window.
 //! use chrono::NaiveDate;
