@@ -8,6 +8,7 @@ mod executor;
 mod fanout;
 mod http;
 mod journal;
+mod observe;
 mod secret;
 mod syndication;
 mod terminology;
@@ -26,6 +27,7 @@ pub use executor::{Event, Executor, Infrastructure, StagingGate, WaitPolicy, Wip
 pub use fanout::fan_out;
 pub use http::{ClientOptions, RetryPolicy};
 pub use journal::{Journal, JournalFile, JournalStore, Outcome, Record, plan_fingerprint};
+pub use observe::{Observed, observe};
 pub use secret::{AccessToken, ClientSecret};
 pub use syndication::{
     AliasTarget, FeedDetails, FeedEntry, FeedName, FeedSummary, SyndicationClient,

@@ -438,3 +438,65 @@ async fn reads_need_a_token_unless_anonymous_read_is_on() {
         .expect("SYND_READ");
     anon.health().await.expect("metadata stays open");
 }
+
+// Observing a deployment reads every instance at once, a few requests each, and reports an
+// instance that cannot be read by name while keeping the others' results.
+#[tokio::test]
+async fn observing_a_deployment_reads_every_instance_and_names_the_one_that_fails() {
+    use release_model::deployment::{
+        Access, Deployment, DeploymentModel, Instance, InstanceName, Role, Storage, Topology,
+    };
+    use release_model::resource::ResourceType;
+    let registry = Registry::new();
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        let s = FakeTerminologyServer::start(&registry).await;
+        for i in 0..250 {
+            s.add(FakeResource::value_set(
+                &format!("v{i}"),
+                &format!("http://example.org/vs/{i}"),
+                "1.0.0",
+                "2026-11-01",
+            ));
+        }
+        servers.push(s);
+    }
+    servers[2].stop();
+    let instances = servers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Instance::new(
+                InstanceName::new(&format!("prod-{i}")).expect("valid"),
+                s.base_url(),
+                Role::Production,
+                Access::ReadOnly,
+                Storage::Persistent,
+            )
+        })
+        .collect();
+    let d = Deployment::new(
+        DeploymentModel::Comprehensive,
+        Topology::scaled_separate(instances).expect("valid"),
+    );
+    let seen = syndication_client::observe(
+        &d,
+        &[ResourceType::ValueSet, ResourceType::CodeSystem],
+        Arc::new(NoAuth),
+        &ClientOptions::for_local_testing().with_retry(syndication_client::RetryPolicy::none()),
+    )
+    .await;
+    assert_eq!(seen.len(), 3);
+    for i in 0..2 {
+        let o = seen[&InstanceName::new(&format!("prod-{i}")).expect("valid")]
+            .as_ref()
+            .expect("read");
+        assert_eq!(o.holdings.len(), 250);
+        assert_eq!(o.holdings.requests, 2, "one page per type");
+        assert_eq!(o.preload_running, Some(false));
+    }
+    let down = seen[&InstanceName::new("prod-2").expect("valid")]
+        .as_ref()
+        .expect_err("stopped");
+    assert_eq!(down.status(), Some(503), "{down}");
+}
