@@ -121,6 +121,10 @@ impl Clock for ManualClock {
     }
 
     fn sleep(&self, d: Duration) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        // Each wait moves the clock by its length: waits of several tasks at once (the
+        // executor verifies instances together) add up, so virtual time runs ahead of what a
+        // real clock would show. Waits are bounded by attempts, not by time, so this changes
+        // how much virtual time a run takes, never whether it ends.
         self.advance(d);
         // Lets other tasks run, as a real wait would.
         Box::pin(tokio::task::yield_now())
