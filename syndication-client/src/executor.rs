@@ -852,6 +852,44 @@ impl Executor {
         }
     }
 
+    /// Checks until `check` says done, pausing between checks by the wait policy; a check
+    /// that is not done yet is reported as a waiting event. An error from `check` ends the
+    /// wait at once; when the attempts run out the wait fails with the last
+    /// [`Check::Failing`] error, or `timed_out`.
+    async fn poll<F>(
+        &self,
+        number: usize,
+        events: &mut (impl FnMut(Event) + Send),
+        timed_out: impl Fn() -> Error,
+        mut check: impl FnMut() -> F,
+    ) -> Result<(), Error>
+    where
+        F: Future<Output = Result<Check, Error>>,
+    {
+        let mut last = None;
+        for attempt in 1..=self.wait.attempts.max(1) {
+            let detail = match check().await? {
+                Check::Done => return Ok(()),
+                Check::NotYet(why) => {
+                    last = None;
+                    why
+                }
+                Check::Failing(e) => {
+                    let detail = e.to_string();
+                    last = Some(e);
+                    detail
+                }
+            };
+            events(Event::Waiting {
+                step: number,
+                attempt,
+                detail,
+            });
+            self.pause(attempt).await;
+        }
+        Err(last.unwrap_or_else(timed_out))
+    }
+
     /// Waits until the instance answers and, where it says, no preload is running on it.
     async fn wait_until_up(
         &self,
@@ -860,38 +898,22 @@ impl Executor {
         events: &mut (impl FnMut(Event) + Send),
     ) -> Result<(), Error> {
         let client = self.client(who)?;
-        let mut last = None;
-        for attempt in 1..=self.wait.attempts.max(1) {
+        let timed_out = || Error::Config {
+            message: format!("{who}: the preload did not finish in time"),
+        };
+        // An instance that does not answer yet (starting, restarting) is waited for.
+        self.poll(number, events, timed_out, || async {
             let state = match client.health().await {
                 Ok(()) => client.preload_running().await,
                 Err(e) => Err(e),
             };
-            match state {
-                Ok(Some(true)) => {
-                    events(Event::Waiting {
-                        step: number,
-                        attempt,
-                        detail: "a preload is running".into(),
-                    });
-                    last = Some(Error::Config {
-                        message: format!("{who}: the preload did not finish in time"),
-                    });
-                }
-                Ok(_) => return Ok(()),
-                Err(e) => {
-                    events(Event::Waiting {
-                        step: number,
-                        attempt,
-                        detail: e.to_string(),
-                    });
-                    last = Some(e);
-                }
-            }
-            self.pause(attempt).await;
-        }
-        Err(last.unwrap_or(Error::Config {
-            message: "no attempt was made".into(),
-        }))
+            Ok(match state {
+                Ok(Some(true)) => Check::NotYet("a preload is running".into()),
+                Ok(_) => Check::Done,
+                Err(e) => Check::Failing(e),
+            })
+        })
+        .await
     }
 
     /// Starts a preload once none runs on the instance: a server refuses a second one (409),
@@ -903,31 +925,20 @@ impl Executor {
         events: &mut (impl FnMut(Event) + Send),
     ) -> Result<(), Error> {
         let client = self.client(who)?;
-        let mut last = None;
-        for attempt in 1..=self.wait.attempts.max(1) {
-            let refused = if client.preload_running().await? == Some(true) {
-                "a preload is running".to_owned()
-            } else {
-                match client.redo_preload().await {
-                    Ok(()) => return Ok(()),
-                    Err(e) if e.is_conflict() => {
-                        let detail = e.to_string();
-                        last = Some(e);
-                        detail
-                    }
-                    Err(e) => return Err(e),
-                }
-            };
-            events(Event::Waiting {
-                step: number,
-                attempt,
-                detail: refused,
-            });
-            self.pause(attempt).await;
-        }
-        Err(last.unwrap_or(Error::Config {
+        let timed_out = || Error::Config {
             message: format!("{who}: the running preload did not finish in time"),
-        }))
+        };
+        self.poll(number, events, timed_out, || async {
+            if client.preload_running().await? == Some(true) {
+                return Ok(Check::NotYet("a preload is running".into()));
+            }
+            match client.redo_preload().await {
+                Ok(()) => Ok(Check::Done),
+                Err(e) if e.is_conflict() => Ok(Check::Failing(e)),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 
     /// Whether this executor may start a preload on `who`: on a scaled-shared topology only
@@ -1059,6 +1070,16 @@ impl StagingGate {
             reason: reason.into(),
         }
     }
+}
+
+/// One check of a wait.
+enum Check {
+    /// What was waited for is so.
+    Done,
+    /// Not yet, for this reason.
+    NotYet(String),
+    /// Not yet: the check failed in a way waiting may cure (the instance does not answer).
+    Failing(Error),
 }
 
 /// Whether the action takes (part of) the service down.

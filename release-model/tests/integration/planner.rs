@@ -59,6 +59,14 @@ pub(crate) fn item(id: &str, v: &str, ct: ContentType) -> DeltaItem {
     DeltaItem::new(id.into(), v.into(), ct, None)
 }
 
+/// The last good release candidate the rollback tests return to.
+fn last_good() -> ReleaseCandidate {
+    ReleaseCandidate::new(
+        ReleaseCandidateName::parse("release-candidate-20261101T0900").expect("valid"),
+        "https://synd.example.org/feed/release-candidate-20261101T0900/syndication.xml",
+    )
+}
+
 pub(crate) fn additive() -> Delta {
     let mut d = Delta::default();
     d.added.push(item(
@@ -425,10 +433,7 @@ fn binary_indexes_are_deleted_through_the_admin_api() {
 
 #[test]
 fn rollback_is_always_a_rebuild_from_the_last_good_candidate() {
-    let good = ReleaseCandidate::new(
-        ReleaseCandidateName::parse("release-candidate-20261101T0900").expect("valid"),
-        "https://synd.example.org/feed/release-candidate-20261101T0900/syndication.xml",
-    );
+    let good = last_good();
     let p = plan_rollback(
         &deployment(Shape::Separate(2), Storage::Persistent, Access::ReadOnly),
         &good,
@@ -718,10 +723,7 @@ fn a_single_read_write_server_is_never_given_a_preload() {
 // is repointed and restarted in turn, and a scaled topology stays up meanwhile.
 #[test]
 fn a_rollback_to_a_superset_is_additive() {
-    let good = ReleaseCandidate::new(
-        ReleaseCandidateName::parse("release-candidate-20261101T0900").expect("valid"),
-        "https://synd.example.org/feed/release-candidate-20261101T0900/syndication.xml",
-    );
+    let good = last_good();
     let p = plan_rollback(
         &deployment(Shape::Separate(2), Storage::Persistent, Access::ReadOnly),
         &good,
