@@ -51,6 +51,10 @@ enum Command {
     /// Plan a release: the steps for every instance; exit 0 planned, 1 rejected by policy,
     /// 2 bad input.
     Plan(PlanArgs),
+    /// What each instance of an environment holds, from a deployment file: exit 0 when every
+    /// instance answers and they agree, 1 when one cannot be read or they differ (drift), 2
+    /// bad input.
+    Status(StatusArgs),
     /// What a release changes: exit 0 additive, 1 not additive, 2 unreadable.
     Diff {
         /// The deployed feed.
@@ -64,6 +68,22 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+}
+
+#[derive(clap::Args, Debug)]
+struct StatusArgs {
+    /// The deployment file (JSON; see `release_model::deployment_file`).
+    deployment: PathBuf,
+    /// The environment to observe.
+    #[arg(long, default_value = "production")]
+    environment: String,
+    /// Allow plain-HTTP base URLs (local servers and tests only).
+    #[arg(long)]
+    allow_insecure_http: bool,
+    /// Attempts per request (a failing instance is retried with backoff before it is
+    /// reported).
+    #[arg(long, default_value_t = 4)]
+    attempts: u32,
 }
 
 #[derive(clap::Args, Debug)]
@@ -192,6 +212,7 @@ where
         Command::Feed(cmd) => feed(cmd, out),
         Command::Labels(cmd) => labels(cmd, out),
         Command::Plan(args) => plan(args, out),
+        Command::Status(args) => status(args, out),
         Command::Diff {
             deployed,
             candidate,
@@ -453,6 +474,113 @@ fn plan(args: PlanArgs, out: &mut dyn Write) -> Result<i32, Failure> {
         write!(out, "{}", p.to_markdown(&deployment)).map_err(io)?;
     }
     Ok(EXIT_OK)
+}
+
+fn status(args: StatusArgs, out: &mut dyn Write) -> Result<i32, Failure> {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use release_model::deployment_file::DeploymentFile;
+    use release_model::resource::ResourceType;
+    use syndication_client::{
+        ClientCredentials, ClientCredentialsConfig, ClientOptions, ClientSecret, NoAuth,
+        TokenSource, observe,
+    };
+
+    let shown = args.deployment.display().to_string();
+    let text = std::fs::read_to_string(&args.deployment).map_err(|e| format!("{shown}: {e}"))?;
+    let file = DeploymentFile::from_json(&text).map_err(|e| format!("{shown}: {e}"))?;
+    let deployment = file
+        .environment(&args.environment)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let tokens: Arc<dyn TokenSource> = match &file.auth {
+        Some(a) => {
+            let secret = std::env::var(&a.secret_env).map_err(|_| {
+                format!(
+                    "{shown}: the environment variable {} (auth.secret_env) is not set",
+                    a.secret_env
+                )
+            })?;
+            let mut config = ClientCredentialsConfig::new(
+                a.token_url.clone(),
+                a.client_id.clone(),
+                ClientSecret::new(secret),
+            );
+            config.scopes = a.scopes.clone();
+            config.allow_insecure = args.allow_insecure_http;
+            Arc::new(ClientCredentials::new(config).map_err(|e| e.to_string())?)
+        }
+        None => Arc::new(NoAuth),
+    };
+    let mut retry = syndication_client::RetryPolicy::default();
+    retry.max_attempts = args.attempts.max(1);
+    let mut options = ClientOptions::default().with_retry(retry);
+    options.allow_insecure = args.allow_insecure_http;
+    let types = [
+        ResourceType::CodeSystem,
+        ResourceType::ValueSet,
+        ResourceType::ConceptMap,
+    ];
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the runtime: {e}"))?;
+    let seen = rt.block_on(observe(&deployment, &types, tokens, &options));
+    let io = |e: std::io::Error| format!("writing output: {e}");
+    let every: BTreeSet<(ResourceType, String, String)> = seen
+        .values()
+        .filter_map(|r| r.as_ref().ok())
+        .flat_map(|o| {
+            o.holdings
+                .iter()
+                .map(|(t, u, v)| (t.clone(), u.to_owned(), v.to_owned()))
+        })
+        .collect();
+    let mut healthy = true;
+    for (name, result) in &seen {
+        match result {
+            Ok(o) => {
+                let preload = match o.preload_running {
+                    Some(true) => "a preload is running",
+                    Some(false) => "no preload running",
+                    None => "preload state not reported",
+                };
+                writeln!(
+                    out,
+                    "{name}: {} item(s), {preload} ({} request(s))",
+                    o.holdings.len(),
+                    o.holdings.requests
+                )
+                .map_err(io)?;
+                let missing: Vec<String> = every
+                    .iter()
+                    .filter(|(t, u, v)| !o.holdings.contains(t, u, v))
+                    .map(|(t, u, v)| format!("{t} {u}|{v}"))
+                    .collect();
+                if !missing.is_empty() {
+                    healthy = false;
+                    writeln!(
+                        out,
+                        "  drift: lacks {} item(s) other instances hold: {}",
+                        missing.len(),
+                        missing
+                            .iter()
+                            .take(5)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                    .map_err(io)?;
+                }
+            }
+            Err(e) => {
+                healthy = false;
+                writeln!(out, "{name}: cannot be read: {e}").map_err(io)?;
+            }
+        }
+    }
+    Ok(if healthy { EXIT_OK } else { EXIT_FINDINGS })
 }
 
 fn diff(

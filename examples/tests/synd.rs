@@ -396,3 +396,91 @@ fn readme_links_stay_inside_the_repository() {
         }
     }
 }
+
+// `synd status` reads a deployment file and every instance of an environment at once: what
+// each holds, whether it preloads, and where instances differ.
+#[test]
+fn status_reads_every_instance_of_a_deployment_file_and_reports_drift() {
+    use syndication_client::testkit::{FakeResource, FakeTerminologyServer, Registry};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let registry = Registry::new();
+    let (a, b) = rt.block_on(async {
+        (
+            FakeTerminologyServer::start(&registry).await,
+            FakeTerminologyServer::start(&registry).await,
+        )
+    });
+    for s in [&a, &b] {
+        s.add(FakeResource::value_set(
+            "vs",
+            "http://example.org/vs",
+            "1.0.0",
+            "2026-11-01",
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!("synd-status-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("deployment.json");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"environments": {{"production": {{
+                "role": "production", "model": "comprehensive", "topology": "scaled-separate",
+                "storage": "persistent",
+                "instances": [
+                    {{"name": "prod-0", "base_url": "{}"}},
+                    {{"name": "prod-1", "base_url": "{}"}}
+                ]}}}}}}"#,
+            a.base_url().as_str(),
+            b.base_url().as_str()
+        ),
+    )
+    .expect("written");
+    let file = path.display().to_string();
+    // One attempt per request: a stopped instance is reported at once, with no real waits.
+    let args = [
+        "status",
+        file.as_str(),
+        "--allow-insecure-http",
+        "--attempts",
+        "1",
+    ];
+    let (code, out, err) = synd(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("prod-0: 1 item(s), no preload running"),
+        "{out}"
+    );
+    assert!(out.contains("prod-1: 1 item(s)"), "{out}");
+
+    b.add(FakeResource::value_set(
+        "vs2",
+        "http://example.org/vs2",
+        "1.0.0",
+        "2026-11-02",
+    ));
+    let (code, out, _) = synd(&args);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "drift: lacks 1 item(s) other instances hold: ValueSet http://example.org/vs2|1.0.0"
+        ),
+        "{out}"
+    );
+    b.stop();
+    let (code, out, _) = synd(&args);
+    assert_eq!(code, 1);
+    assert!(out.contains("prod-1: cannot be read"), "{out}");
+
+    // Without --allow-insecure-http, plain HTTP is refused; an unknown environment is bad input.
+    let (code, out, _) = synd(&["status", file.as_str()]);
+    assert_eq!(code, 1, "{out}");
+    let (code, _, err) = synd(&["status", file.as_str(), "--environment", "staging"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("environments.staging"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -118,6 +118,14 @@ pub enum Error {
     /// Instances of one topology with different storage (they are rebuilt the same way).
     #[error("instances of one topology must share a storage kind")]
     MixedStorage,
+    /// A deployment file that cannot be used: where, and why.
+    #[error("deployment file, {location}: {message}")]
+    DeploymentFile {
+        /// The line and column of a syntax error, or the path of the field at fault.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The planner refuses: the policy is unsafe for the deployment, or asks for what it
     /// cannot do.
     #[error("plan rejected: {reason}")]

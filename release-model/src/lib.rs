@@ -3,6 +3,7 @@
 
 pub mod delta;
 pub mod deployment;
+pub mod deployment_file;
 mod error;
 pub mod feed;
 pub mod notice;
