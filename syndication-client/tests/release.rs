@@ -935,3 +935,87 @@ async fn production_starts_only_after_staging_verified_the_same_release() {
         assert!(s.content(n).contains(&item(C, "1.0.0")), "{n}");
     }
 }
+
+// A rollback points the instances at the last good candidate's feed; the next release is
+// planned from that (the plan says what the deployment's record names next), so it repoints
+// them at the new candidate instead of redoing a preload of the old one.
+#[tokio::test]
+async fn a_rollback_then_a_further_additive_release_both_hold() {
+    let s = Scenario::new(Shape::Separate(2), Access::ReadOnly, Storage::Persistent).await;
+    s.publish_c();
+    let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
+    s.execute(&p).await;
+    let mut undo = release_model::delta::Delta::default();
+    undo.removed.push(release_model::delta::DeltaItem::new(
+        C.into(),
+        "1.0.0".into(),
+        release_model::feed::ContentType::FhirValueSet,
+        None,
+    ));
+    let back = plan_rollback(&s.deployment, &s.deployed, &undo, &Policy::default()).expect("plans");
+    s.execute(&back).await;
+    let after_rollback = s.deployment.clone().with_preload_feed(
+        back.preload_feed
+            .clone()
+            .expect("the rollback names its feed"),
+    );
+    assert_eq!(
+        after_rollback.preload_feed.as_deref(),
+        Some(s.deployed.feed_url.as_str())
+    );
+
+    // The next candidate adds D.
+    const D: &str = "http://example.org/ValueSet/d";
+    s.authoring
+        .add(FakeResource::value_set("d", D, "1.0.0", "2026-11-30"));
+    s.authoring.set_syndicated("ValueSet", "d", true);
+    let name = ReleaseCandidateName::parse("release-candidate-20261201T0900").expect("valid");
+    let rc3 = s
+        .synd
+        .clone_feed(&name, &s.authoring.feed_url())
+        .await
+        .expect("cloned");
+    let old = s
+        .synd
+        .feed_xml(&FeedName::from(&s.deployed.name))
+        .await
+        .expect("rc1");
+    let new = s.synd.feed_xml(&FeedName::from(&name)).await.expect("rc3");
+    let delta = feed_diff::diff(&old, &new).to_delta();
+    assert!(delta.is_additive());
+    let next = release_model::plan::plan_release(&after_rollback, &delta, &rc3, &Policy::default())
+        .expect("plans");
+    assert!(
+        next.steps
+            .iter()
+            .all(|st| !matches!(st.action, release_model::plan::Action::RedoPreload)),
+        "a redo would read the rolled-back feed"
+    );
+    assert_eq!(next.preload_feed.as_deref(), Some(rc3.feed_url.as_str()));
+    let mut journal = Journal::new();
+    Executor::new(
+        &after_rollback,
+        Arc::new(NoAuth),
+        s.infra.clone(),
+        ClientOptions::for_local_testing(),
+        WaitPolicy::virtual_time(),
+    )
+    .expect("executor")
+    .with_clock(Arc::new(s.registry.clock()))
+    .with_staging(StagingGate::skipped("a test of planning after a rollback"))
+    .run(&next, &mut journal, |_| {})
+    .await
+    .expect("the further release verifies");
+    for n in &s.names {
+        assert_eq!(
+            s.content(n),
+            BTreeSet::from([
+                item(A, "1.0.0"),
+                item(B, "1.0.0"),
+                item(C, "1.0.0"),
+                item(D, "1.0.0")
+            ]),
+            "{n}"
+        );
+    }
+}

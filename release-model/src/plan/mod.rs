@@ -72,7 +72,7 @@ use crate::resource::ResourceType;
 
 mod planner;
 
-pub use planner::{plan, plan_label_release, plan_rollback};
+pub use planner::{plan, plan_label_release, plan_release, plan_rollback};
 
 /// When preloads run on their own.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -636,6 +636,10 @@ pub struct Plan {
     /// the service down without one given in time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<crate::notice::Notice>,
+    /// The feed the instances preload once the plan is done: what the deployment's record
+    /// names next (`Deployment::with_preload_feed`), so the next release is planned from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preload_feed: Option<String>,
 }
 
 impl Plan {

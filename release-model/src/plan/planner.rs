@@ -115,6 +115,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
             warnings,
             hazards: delta.hazards.clone(),
             notice: None,
+            preload_feed: deployment.preload_feed.clone(),
         });
     }
 
@@ -247,6 +248,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
                 warnings,
                 hazards: delta.hazards.clone(),
                 notice: None,
+                preload_feed: deployment.preload_feed.clone(),
             })
         }
         Strategy::WipeAndRestart => {
@@ -261,6 +263,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
                 warnings,
                 hazards: delta.hazards.clone(),
                 notice: None,
+                preload_feed: deployment.preload_feed.clone(),
             })
         }
         _ => {
@@ -274,9 +277,119 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
                 warnings,
                 hazards: delta.hazards.clone(),
                 notice: None,
+                preload_feed: deployment.preload_feed.clone(),
             })
         }
     }
+}
+
+/// Points every instance at `feed` and restarts it, one after another, waiting for each one's
+/// start-up preload: a changed `atom.preload.feedLocation` is read only at start-up, and on a
+/// scaled topology the other instances serve meanwhile.
+fn repoint_in_turn(steps: &mut Vec<Step>, topology: &Topology, feed: &str) {
+    for i in topology.instances() {
+        steps.push(step(
+            i,
+            Action::SetPreloadFeed {
+                url: feed.to_owned(),
+            },
+        ));
+        steps.push(step(i, Action::Stop));
+        steps.push(step(i, Action::Start));
+        steps.push(step(i, Action::WaitForPreload));
+    }
+}
+
+/// Plans the release of `candidate` to `deployment`, from the feed its instances preload now
+/// (`deployment.preload_feed`) to the candidate's.
+///
+/// When the instances already preload the candidate's feed (an alias repointed at it), this
+/// is [`plan`]. When they preload another feed, a `redoPreload` would read the old one: an
+/// additive release points each instance at the candidate and restarts it in turn (no
+/// rebuild), a delete-then-preload deletes and then restarts each instance on the new feed
+/// instead of redoing the preload, and a rebuild repoints as it rebuilds. The plan's
+/// `preload_feed` is the candidate's feed: record it for the next release.
+///
+/// # Errors
+/// As [`plan`].
+pub fn plan_release(
+    deployment: &Deployment,
+    delta: &Delta,
+    candidate: &ReleaseCandidate,
+    policy: &Policy,
+) -> Result<Plan, Error> {
+    if deployment.preload_feed.as_deref() == Some(candidate.feed_url.as_str())
+        || deployment.model == DeploymentModel::SingleReadWrite
+    {
+        return plan(deployment, delta, policy);
+    }
+    let moved = deployment
+        .clone()
+        .with_preload_feed(candidate.feed_url.clone());
+    let mut p = plan(&moved, delta, policy)?;
+    let topology = &deployment.topology;
+    let repoint = format!(
+        "; the instances preload {} now, so each is pointed at {} and restarted (a changed preload feed is read at start-up)",
+        deployment
+            .preload_feed
+            .as_deref()
+            .unwrap_or("an unknown feed"),
+        candidate.feed_url
+    );
+    match p.strategy {
+        Strategy::Additive if policy.platform.restart => {
+            let verify: Vec<Step> = p
+                .steps
+                .iter()
+                .filter(|s| matches!(s.action, Action::Verify { .. }))
+                .cloned()
+                .collect();
+            p.steps.clear();
+            repoint_in_turn(&mut p.steps, topology, &candidate.feed_url);
+            p.steps.extend(verify);
+            p.downtime = topology.instances().len() < 2;
+            p.downtime_estimate = p.downtime.then_some(policy.rebuild_time);
+            p.rationale.push_str(&repoint);
+        }
+        Strategy::DeleteThenPreload if policy.platform.restart => {
+            let mut steps = Vec::new();
+            for s in p.steps.drain(..) {
+                if matches!(s.action, Action::RedoPreload) {
+                    let i = s.instance.clone();
+                    steps.push(Step::new(
+                        i.clone(),
+                        Action::SetPreloadFeed {
+                            url: candidate.feed_url.clone(),
+                        },
+                    ));
+                    steps.push(Step::new(i.clone(), Action::Stop));
+                    steps.push(Step::new(i, Action::Start));
+                } else {
+                    steps.push(s);
+                }
+            }
+            p.steps = steps;
+            p.downtime = topology.instances().len() < 2;
+            p.downtime_estimate = p.downtime.then_some(policy.rebuild_time);
+            p.rationale.push_str(&repoint);
+        }
+        Strategy::Additive | Strategy::DeleteThenPreload => {
+            return Err(Error::PolicyRejected {
+                reason: format!(
+                    "the instances preload {} and must be pointed at {} and restarted, which the platform cannot do",
+                    deployment
+                        .preload_feed
+                        .as_deref()
+                        .unwrap_or("an unknown feed"),
+                    candidate.feed_url
+                ),
+            });
+        }
+        // Rebuilds already point the instances at the candidate's feed.
+        _ => {}
+    }
+    p.preload_feed = Some(candidate.feed_url.clone());
+    Ok(p)
 }
 
 /// Plans a rollback to `last_good`: a release whose target is the last good candidate. When
@@ -322,20 +435,9 @@ pub fn plan_rollback(
         // The last good candidate only adds to what is deployed: no rebuild. Each instance is
         // pointed at it and restarted in turn (a changed preload feed is read at start-up),
         // so on a scaled topology the others serve meanwhile.
-        let instances = topology.instances();
-        for i in instances {
-            steps.push(step(
-                i,
-                Action::SetPreloadFeed {
-                    url: last_good.feed_url.clone(),
-                },
-            ));
-            steps.push(step(i, Action::Stop));
-            steps.push(step(i, Action::Start));
-            steps.push(step(i, Action::WaitForPreload));
-        }
+        repoint_in_turn(&mut steps, topology, &last_good.feed_url);
         verify_all(&mut steps, topology, undo);
-        let down = instances.len() < 2;
+        let down = topology.instances().len() < 2;
         return Ok(Plan {
             strategy: Strategy::Rollback,
             steps,
@@ -349,6 +451,7 @@ pub fn plan_rollback(
             warnings,
             hazards: undo.hazards.clone(),
             notice: None,
+            preload_feed: Some(last_good.feed_url.clone()),
         });
     }
     if zero {
@@ -374,6 +477,7 @@ pub fn plan_rollback(
         warnings,
         hazards: undo.hazards.clone(),
         notice: None,
+        preload_feed: Some(last_good.feed_url.clone()),
     })
 }
 
@@ -416,6 +520,7 @@ pub fn plan_label_release(deployment: &Deployment, grants: &[ReadGrant]) -> Resu
         warnings: vec!["a denied read looks like 'not found': verify with the intended cohort's credentials".into()],
         hazards: Vec::new(),
         notice: None,
+        preload_feed: deployment.preload_feed.clone(),
     })
 }
 
@@ -499,6 +604,7 @@ fn plan_single_read_write(deployment: &Deployment, delta: &Delta) -> Result<Plan
         warnings: Vec::new(),
         hazards: delta.hazards.clone(),
         notice: None,
+        preload_feed: deployment.preload_feed.clone(),
     })
 }
 

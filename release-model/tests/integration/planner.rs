@@ -762,3 +762,55 @@ fn a_rollback_to_a_superset_is_additive() {
     .expect("plans");
     assert!(single.downtime, "a single server is down while it restarts");
 }
+
+// A release to a candidate the instances do not preload yet is not a bare redoPreload (which
+// reads the old feed): each instance is pointed at the candidate and restarted in turn.
+#[test]
+fn a_release_to_a_new_candidate_url_repoints_the_instances() {
+    let d = deployment(Shape::Separate(2), Storage::Persistent, Access::ReadOnly);
+    let same = ReleaseCandidate::new(
+        ReleaseCandidateName::parse("release-candidate-20261123T0900").expect("valid"),
+        d.preload_feed
+            .clone()
+            .expect("the test deployment names its feed"),
+    );
+    let p = release_model::plan::plan_release(&d, &additive(), &same, &Policy::default())
+        .expect("plans");
+    assert_eq!(
+        count(&p, "redo-preload"),
+        2,
+        "the same feed: a redo reads it"
+    );
+    assert_eq!(count(&p, "set-preload-feed"), 0);
+
+    let newer = ReleaseCandidate::new(
+        ReleaseCandidateName::parse("release-candidate-20261201T0900").expect("valid"),
+        "https://synd.example.org/feed/release-candidate-20261201T0900/syndication.xml",
+    );
+    let p = release_model::plan::plan_release(&d, &additive(), &newer, &Policy::default())
+        .expect("plans");
+    assert_eq!(p.strategy, Strategy::Additive);
+    assert_eq!(
+        count(&p, "redo-preload"),
+        0,
+        "a redo would read the old feed"
+    );
+    assert_eq!(count(&p, "set-preload-feed"), 2);
+    assert_eq!(count(&p, "stop"), 2);
+    assert_eq!(count(&p, "verify"), 2);
+    assert!(
+        !p.downtime,
+        "in turn: one instance serves while the other restarts"
+    );
+    assert_eq!(p.preload_feed.as_deref(), Some(newer.feed_url.as_str()));
+    assert!(p.rationale.contains("restarted"), "{}", p.rationale);
+
+    // A rebuild to the new candidate already repoints.
+    let p = release_model::plan::plan_release(&d, &removal(), &newer, &Policy::default())
+        .expect("plans");
+    assert!(
+        p.steps
+            .iter()
+            .any(|s| matches!(&s.action, Action::SetPreloadFeed { url } if url == &newer.feed_url))
+    );
+}
