@@ -71,6 +71,18 @@ fn noticed(p: &Plan) -> Plan {
     }
 }
 
+/// What rolling back to rc1 changes after C was released: C goes.
+fn without_c() -> release_model::delta::Delta {
+    let mut undo = release_model::delta::Delta::default();
+    undo.removed.push(release_model::delta::DeltaItem::new(
+        C.into(),
+        "1.0.0".into(),
+        release_model::feed::ContentType::FhirValueSet,
+        None,
+    ));
+    undo
+}
+
 fn item(url: &str, version: &str) -> (String, String) {
     (url.to_owned(), version.to_owned())
 }
@@ -385,13 +397,7 @@ async fn rollback_rebuilds_from_the_last_good_candidate() {
     let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
     s.execute(&p).await;
     assert!(s.content("prod-0").contains(&item(C, "1.0.0")));
-    let mut undo = release_model::delta::Delta::default();
-    undo.removed.push(release_model::delta::DeltaItem::new(
-        C.into(),
-        "1.0.0".into(),
-        release_model::feed::ContentType::FhirValueSet,
-        None,
-    ));
+    let undo = without_c();
     let back = plan_rollback(&s.deployment, &s.deployed, &undo, &Policy::default()).expect("plans");
     assert_eq!(back.strategy, Strategy::Rollback);
     s.execute(&back).await;
@@ -945,13 +951,7 @@ async fn a_rollback_then_a_further_additive_release_both_hold() {
     s.publish_c();
     let (_, p) = s.candidate("20261101T0900", &Policy::default()).await;
     s.execute(&p).await;
-    let mut undo = release_model::delta::Delta::default();
-    undo.removed.push(release_model::delta::DeltaItem::new(
-        C.into(),
-        "1.0.0".into(),
-        release_model::feed::ContentType::FhirValueSet,
-        None,
-    ));
+    let undo = without_c();
     let back = plan_rollback(&s.deployment, &s.deployed, &undo, &Policy::default()).expect("plans");
     s.execute(&back).await;
     let after_rollback = s.deployment.clone().with_preload_feed(
