@@ -16,7 +16,7 @@ use tracing::Instrument;
 use crate::auth::{Clock, SystemClock, TokenSource};
 use crate::error::Error;
 use crate::http::ClientOptions;
-use crate::journal::{Journal, JournalStore, Outcome, Record, Resume, fingerprint};
+use crate::journal::{Journal, JournalStore, Outcome, Record, Resume, plan_fingerprint};
 use crate::terminology::TerminologyClient;
 
 /// The platform a deployment runs on: what the executor cannot do through a server's API.
@@ -267,7 +267,7 @@ pub struct Executor {
     /// notice.
     serves_users: bool,
     /// Whether staging must go first: a comprehensive deployment's production instances.
-    production: bool,
+    staging_first: bool,
     staging: Option<StagingGate>,
     /// On a scaled-shared topology, the one instance preloads go through.
     preloads_through: Option<InstanceName>,
@@ -316,7 +316,7 @@ impl Executor {
                 .iter()
                 .any(|i| i.role == release_model::deployment::Role::Production),
             // Only the comprehensive model has a staging environment to go first.
-            production: deployment.model
+            staging_first: deployment.model
                 == release_model::deployment::DeploymentModel::Comprehensive
                 && deployment
                     .topology
@@ -376,7 +376,7 @@ impl Executor {
 
     /// What a run would do, one line per step, without doing it.
     pub fn dry_run(plan: &Plan, journal: &Journal) -> Vec<String> {
-        let resume = if journal.plan == fingerprint(plan) {
+        let resume = if journal.plan == plan_fingerprint(plan) {
             journal.completed
         } else {
             0
@@ -423,11 +423,11 @@ impl Executor {
     ) -> Result<(), Error> {
         let mut journal = store.load().await?;
         let resume = journal.check(plan)?;
-        if self.production && journal.staging.is_none() && !plan.steps.is_empty() {
+        if self.staging_first && journal.staging.is_none() && !plan.steps.is_empty() {
             journal.staging = Some(self.staging_passed(plan)?);
         }
         if journal.plan.is_empty() {
-            journal.plan = fingerprint(plan);
+            journal.plan = plan_fingerprint(plan);
         }
         // Instances created by an earlier run are reached where they were created.
         for (name, url) in journal.created().collect::<Vec<_>>() {
@@ -568,7 +568,7 @@ impl Executor {
                 }
                 Ok(format!(
                     "staging verified plan {}",
-                    crate::journal::plan_fingerprint(staged)
+                    plan_fingerprint(staged)
                 ))
             }
         }

@@ -368,12 +368,7 @@ impl Http {
         let resp = self
             .send(Verb::Get, url, None, &[accept], Idempotent::Yes)
             .await?;
-        let bytes = resp.bytes().await.map_err(|e| Error::Transport {
-            method: "GET",
-            url: ShownUrl(url).to_string(),
-            message: transport_message(&e),
-            timeout: e.is_timeout(),
-        })?;
+        let bytes = body_bytes(resp, url).await?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
             method: "GET",
             url: ShownUrl(url).to_string(),

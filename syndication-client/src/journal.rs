@@ -107,7 +107,7 @@ impl Journal {
 
     /// Whether every step of `plan` is done.
     pub fn is_finished(&self, plan: &Plan) -> bool {
-        self.plan == fingerprint(plan) && self.completed == plan.steps.len()
+        self.plan == plan_fingerprint(plan) && self.completed == plan.steps.len()
     }
 
     /// The last record of a step, if any.
@@ -187,7 +187,7 @@ impl Journal {
                 Resume::Fresh(1)
             });
         }
-        let fp = fingerprint(plan);
+        let fp = plan_fingerprint(plan);
         if self.plan != fp {
             return Err(Error::JournalMismatch {
                 journal: self.plan.clone(),
@@ -252,15 +252,10 @@ impl Journal {
     }
 }
 
-/// The fingerprint a journal of `plan` carries: the first 16 hex digits of the SHA-256 of its
-/// steps.
+/// The fingerprint a journal of `plan` carries: the first 16 hex digits of the SHA-256 of the
+/// plan's steps as JSON. What the plan does, not its prose, so a plan made again with other
+/// rationale or warnings resumes its journal.
 pub fn plan_fingerprint(plan: &Plan) -> String {
-    fingerprint(plan)
-}
-
-/// The first 16 hex digits of the SHA-256 of the plan's steps as JSON: what the plan does,
-/// not its prose, so a plan made again with other rationale or warnings resumes its journal.
-pub(crate) fn fingerprint(plan: &Plan) -> String {
     let json = serde_json::to_vec(&plan.steps).unwrap_or_default();
     let digest = release_model::feed::Sha256::from_digest(sha2::Sha256::digest(&json).into());
     digest.as_str()[..16].to_owned()
