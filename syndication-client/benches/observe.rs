@@ -21,7 +21,7 @@ use syndication_client::testkit::{
     FakeInfrastructure, FakeResource, FakeTerminologyServer, Registry,
 };
 use syndication_client::{
-    ClientOptions, Executor, Journal, NoAuth, TerminologyClient, WaitPolicy, fan_out,
+    ClientOptions, Executor, Journal, NoAuth, StagingGate, TerminologyClient, WaitPolicy, fan_out,
 };
 
 const ITEMS: usize = 2_000;
@@ -147,7 +147,9 @@ fn bench(c: &mut Criterion) {
             ClientOptions::for_local_testing(),
             WaitPolicy::immediate(1),
         )
-        .expect("executor");
+        .expect("executor")
+        // Only verification is measured; the staging gate has its own tests.
+        .with_staging(StagingGate::skipped("a benchmark of verification"));
         rt.block_on(exec.run(p, &mut Journal::new(), |_| {}))
             .expect("verified");
     };
