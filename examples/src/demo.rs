@@ -585,13 +585,19 @@ async fn demo(inject: Option<Fault>, out: &mut dyn Write) -> Result<i32, Failure
         .await?;
 
     say!(out, "\n4. Rollback to {}", rc2.name);
-    let mut undo = release_model::delta::Delta::default();
-    undo.added.push(release_model::delta::DeltaItem::new(
-        LAB.into(),
-        "2026.1".into(),
-        release_model::feed::ContentType::FhirCodeSystem,
-        None,
-    ));
+    // What rolling back changes, from the deployed candidate to the last good one: the
+    // whole target, so every instance is verified for all of it, not only the lab CodeSystem.
+    let undo = feed_diff::diff(
+        &w.synd
+            .feed_xml(&FeedName::from(&rc3.name))
+            .await
+            .map_err(fail("feed"))?,
+        &w.synd
+            .feed_xml(&FeedName::from(&rc2.name))
+            .await
+            .map_err(fail("feed"))?,
+    )
+    .to_delta();
     // Staging goes first in a rollback too, with the same process.
     let back_staging = plan_rollback(&w.staging, &rc2, &undo, &Policy::default())
         .map_err(fail("rollback plan"))?;
