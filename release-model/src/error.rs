@@ -126,6 +126,11 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A plan from observed state was asked for with no observation of this instance.
+    #[error(
+        "instance {0} was not observed: its content must be read before a plan is made from it"
+    )]
+    NotObserved(String),
     /// The planner refuses: the policy is unsafe for the deployment, or asks for what it
     /// cannot do.
     #[error("plan rejected: {reason}")]

@@ -10,6 +10,7 @@ pub mod notice;
 pub mod plan;
 mod render;
 pub mod resource;
+pub mod state;
 pub mod status;
 
 pub use error::{Error, Limit, Position};

@@ -126,6 +126,21 @@ impl Plan {
             }
             out.push('\n');
         }
+        if !self.decisions.is_empty() {
+            out.push_str("## Decisions\n\n| instance | gets | lacks | to remove | why |\n|---|---|---:|---:|---|\n");
+            for d in &self.decisions {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} | {} |",
+                    d.instance,
+                    d.choice.as_str(),
+                    d.missing,
+                    d.stale,
+                    d.rationale.replace('|', "\\|")
+                );
+            }
+            out.push('\n');
+        }
         if !self.warnings.is_empty() {
             out.push_str("**Warnings**\n\n");
             for w in &self.warnings {

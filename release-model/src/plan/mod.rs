@@ -70,8 +70,10 @@ use crate::deployment::InstanceName;
 use crate::feed::ContentType;
 use crate::resource::ResourceType;
 
+mod converge;
 mod planner;
 
+pub use converge::{Choice, Decision, Target, plan_to_target};
 pub use planner::{plan, plan_label_release, plan_release, plan_rollback};
 
 /// When preloads run on their own.
@@ -340,8 +342,9 @@ pub struct Expectation {
 }
 
 /// The search that finds a content item on a terminology server: its resource type and the
-/// canonical `url` and `version` the server stores it under.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// canonical `url` and `version` the server stores it under. It is also how an instance's
+/// observed holdings are named ([`InstanceState`](crate::state::InstanceState)).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ContentSearch {
     /// The resource type searched (`CodeSystem` for SNOMED CT, LOINC and binary indexes).
@@ -351,6 +354,21 @@ pub struct ContentSearch {
     pub url: String,
     /// The version: the content item's version (for SNOMED CT, the version URI).
     pub version: String,
+}
+
+impl ContentSearch {
+    /// The content of `resource_type` stored under `url` and `version`.
+    pub fn new(
+        resource_type: ResourceType,
+        url: impl Into<String>,
+        version: impl Into<String>,
+    ) -> Self {
+        Self {
+            resource_type,
+            url: url.into(),
+            version: version.into(),
+        }
+    }
 }
 
 impl Expectation {
@@ -640,6 +658,10 @@ pub struct Plan {
     /// names next (`Deployment::with_preload_feed`), so the next release is planned from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preload_feed: Option<String>,
+    /// What was decided for each instance and why, when the plan was made from the
+    /// deployment's observed state ([`plan_to_target`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<Decision>,
 }
 
 impl Plan {

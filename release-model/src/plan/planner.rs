@@ -12,14 +12,14 @@ use crate::deployment::{
 use crate::resource::ResourceType;
 
 /// How a removed or replaced artefact can be taken off a server through its API.
-enum Removal {
+pub(super) enum Removal {
     Resource(ResourceType),
     CodeSystem(String),
     /// Only a rebuild removes it (a bundle's contents, AMT CSV, unknown packages).
     RebuildOnly,
 }
 
-fn removal(item: &DeltaItem) -> Removal {
+pub(super) fn removal(item: &DeltaItem) -> Removal {
     if let Some(t) = item.content_type.resource_type() {
         return Removal::Resource(t);
     }
@@ -29,7 +29,7 @@ fn removal(item: &DeltaItem) -> Removal {
     }
 }
 
-fn delete_action(item: &DeltaItem) -> Option<Action> {
+pub(super) fn delete_action(item: &DeltaItem) -> Option<Action> {
     match removal(item) {
         Removal::Resource(t) => Some(Action::DeleteResource {
             resource_type: t,
@@ -116,6 +116,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
             hazards: delta.hazards.clone(),
             notice: None,
             preload_feed: deployment.preload_feed.clone(),
+            decisions: Vec::new(),
         });
     }
 
@@ -249,6 +250,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
                 hazards: delta.hazards.clone(),
                 notice: None,
                 preload_feed: deployment.preload_feed.clone(),
+                decisions: Vec::new(),
             })
         }
         Strategy::WipeAndRestart => {
@@ -264,6 +266,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
                 hazards: delta.hazards.clone(),
                 notice: None,
                 preload_feed: deployment.preload_feed.clone(),
+                decisions: Vec::new(),
             })
         }
         _ => {
@@ -278,6 +281,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
                 hazards: delta.hazards.clone(),
                 notice: None,
                 preload_feed: deployment.preload_feed.clone(),
+                decisions: Vec::new(),
             })
         }
     }
@@ -286,7 +290,7 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
 /// Points every instance at `feed` and restarts it, one after another, waiting for each one's
 /// start-up preload: a changed `atom.preload.feedLocation` is read only at start-up, and on a
 /// scaled topology the other instances serve meanwhile.
-fn repoint_in_turn(steps: &mut Vec<Step>, topology: &Topology, feed: &str) {
+pub(super) fn repoint_in_turn(steps: &mut Vec<Step>, topology: &Topology, feed: &str) {
     for i in topology.instances() {
         steps.push(step(
             i,
@@ -452,6 +456,7 @@ pub fn plan_rollback(
             hazards: undo.hazards.clone(),
             notice: None,
             preload_feed: Some(last_good.feed_url.clone()),
+            decisions: Vec::new(),
         });
     }
     if zero {
@@ -478,6 +483,7 @@ pub fn plan_rollback(
         hazards: undo.hazards.clone(),
         notice: None,
         preload_feed: Some(last_good.feed_url.clone()),
+        decisions: Vec::new(),
     })
 }
 
@@ -521,10 +527,11 @@ pub fn plan_label_release(deployment: &Deployment, grants: &[ReadGrant]) -> Resu
         hazards: Vec::new(),
         notice: None,
         preload_feed: deployment.preload_feed.clone(),
+        decisions: Vec::new(),
     })
 }
 
-fn check_policy(deployment: &Deployment, policy: &Policy) -> Result<(), Error> {
+pub(super) fn check_policy(deployment: &Deployment, policy: &Policy) -> Result<(), Error> {
     if let (Topology::ScaledShared { through, .. }, PreloadSchedule::CronOnEveryInstance { .. }) =
         (&deployment.topology, &policy.preload_schedule)
     {
@@ -550,7 +557,7 @@ fn check_policy(deployment: &Deployment, policy: &Policy) -> Result<(), Error> {
     Ok(())
 }
 
-fn step(i: &Instance, action: Action) -> Step {
+pub(super) fn step(i: &Instance, action: Action) -> Step {
     Step {
         instance: i.name.clone(),
         action,
@@ -561,7 +568,10 @@ fn step(i: &Instance, action: Action) -> Step {
 /// A single read/write server has no preload feed: new content is released by adding read
 /// labels after approval ([`plan_label_release`]), and removed content is deleted through the
 /// FHIR API.
-fn plan_single_read_write(deployment: &Deployment, delta: &Delta) -> Result<Plan, Error> {
+pub(super) fn plan_single_read_write(
+    deployment: &Deployment,
+    delta: &Delta,
+) -> Result<Plan, Error> {
     let rejected = |reason: String| Err(Error::PolicyRejected { reason });
     if !delta.replaced.is_empty() {
         return rejected(format!(
@@ -605,12 +615,13 @@ fn plan_single_read_write(deployment: &Deployment, delta: &Delta) -> Result<Plan
         hazards: delta.hazards.clone(),
         notice: None,
         preload_feed: deployment.preload_feed.clone(),
+        decisions: Vec::new(),
     })
 }
 
 /// Every instance is checked for the whole target (everything the candidate offers), not
 /// only for the changes, and for the absence of what the release removes.
-fn verify_all(steps: &mut Vec<Step>, topology: &Topology, delta: &Delta) {
+pub(super) fn verify_all(steps: &mut Vec<Step>, topology: &Topology, delta: &Delta) {
     let present: Vec<Expectation> = delta.target().map(Expectation::from).collect();
     let absent: Vec<Expectation> = delta
         .removed
@@ -629,7 +640,7 @@ fn verify_all(steps: &mut Vec<Step>, topology: &Topology, delta: &Delta) {
     }
 }
 
-fn wipe_steps(steps: &mut Vec<Step>, topology: &Topology, feed: Option<&str>) {
+pub(super) fn wipe_steps(steps: &mut Vec<Step>, topology: &Topology, feed: Option<&str>) {
     let instances = topology.instances();
     for i in instances {
         steps.push(step(i, Action::Stop));
@@ -687,7 +698,12 @@ fn wipe_steps(steps: &mut Vec<Step>, topology: &Topology, feed: Option<&str>) {
     }
 }
 
-fn blue_green_steps(steps: &mut Vec<Step>, topology: &Topology, feed: Option<&str>, delta: &Delta) {
+pub(super) fn blue_green_steps(
+    steps: &mut Vec<Step>,
+    topology: &Topology,
+    feed: Option<&str>,
+    delta: &Delta,
+) {
     // New instances start empty: they must hold the whole target before traffic moves.
     let present: Vec<Expectation> = delta.target().map(Expectation::from).collect();
     let absent: Vec<Expectation> = delta

@@ -10,6 +10,8 @@ mod properties;
 mod streaming;
 // The planner's rules, decision table and golden runbooks.
 mod planner;
+// The planner from observed state to a target, instance by instance.
+mod converge;
 // What the platform can do bounds the plan; runbooks ask for content as servers store it.
 mod platform;
 // Hostile input: the in-repo corpus and generated inputs, each with its outcome.
