@@ -8,7 +8,7 @@
 //! use release_model::deployment::Role;
 //!
 //! let file = DeploymentFile::from_json(r#"{
-//!   "syndication": { "base_url": "https://synd.example.org", "alias": "production" },
+//!   "syndication": { "base_url": "https://synd.example.org" },
 //!   "auth": {
 //!     "token_url": "https://auth.example.org/realms/tx/protocol/openid-connect/token",
 //!     "client_id": "release-pipeline",
@@ -20,9 +20,12 @@
 //!       "model": "comprehensive",
 //!       "topology": "scaled-separate",
 //!       "storage": "persistent",
+//!       "alias": "production",
+//!       "candidate": "release-candidate-20261123T0900",
 //!       "preload_feed": "https://synd.example.org/alias/production/syndication.xml",
 //!       "instances": [
-//!         { "name": "prod-0", "base_url": "https://prod-0.tx.example.org" },
+//!         { "name": "prod-0", "base_url": "https://prod-0.tx.example.org",
+//!           "preload_cron": "0 0 15 * * *" },
 //!         { "name": "prod-1", "base_url": "https://prod-1.tx.example.org" }
 //!       ]
 //!     }
@@ -31,6 +34,10 @@
 //! let production = file.environment("production")?;
 //! assert_eq!(production.topology.instances().len(), 2);
 //! assert!(production.topology.instances().iter().all(|i| i.role == Role::Production));
+//! // What each instance is configured to preload, and when.
+//! let prod_1 = release_model::deployment::InstanceName::new("prod-1")?;
+//! assert_eq!(file.preload_feeds("production", &prod_1)?,
+//!            ["https://synd.example.org/alias/production/syndication.xml"]);
 //! # Ok::<(), release_model::Error>(())
 //! ```
 
@@ -65,9 +72,6 @@ pub struct DeploymentFile {
 pub struct SyndicationServer {
     /// Its base URL.
     pub base_url: String,
-    /// The alias production preloads, when one is used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alias: Option<String>,
 }
 
 /// OAuth2 client credentials, the secret named by its environment variable.
@@ -118,9 +122,21 @@ pub struct Environment {
     /// On shared storage, the instance writes go through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub through: Option<String>,
-    /// The feed its instances preload (`atom.preload.feedLocation`), when known.
+    /// The feed its instances preload (`atom.preload.feedLocation`), when known; an
+    /// instance's own `preload_feeds` take its place.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preload_feed: Option<String>,
+    /// The alias of the syndication server its instances preload, when they preload one: a
+    /// release repoints the alias and redoes the preload instead of repointing instances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// The release candidate it was last released (the candidate in use): what a release's
+    /// removals are found against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<String>,
+    /// The service must stay up during releases (no rebuild that takes every instance down).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub zero_downtime: bool,
     /// Its instances.
     pub instances: Vec<InstanceEntry>,
 }
@@ -134,6 +150,12 @@ pub struct InstanceEntry {
     pub name: String,
     /// Its base URL.
     pub base_url: String,
+    /// The feeds it preloads, when they differ from the environment's `preload_feed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preload_feeds: Vec<String>,
+    /// Its `atom.preload.schedule.cron`, when a scheduled preload is configured on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preload_cron: Option<String>,
 }
 
 fn invalid(location: impl Into<String>, message: impl Into<String>) -> Error {
@@ -252,11 +274,133 @@ impl DeploymentFile {
                     .map_err(|e| invalid(format!("{at}.through"), e.to_string()))?
             }
         };
+        if let Some(c) = &env.candidate
+            && !c.contains("://")
+        {
+            crate::deployment::ReleaseCandidateName::parse(c)
+                .map_err(|e| invalid(format!("{at}.candidate"), e.to_string()))?;
+        }
+        if let Some(alias) = &env.alias
+            && (alias.is_empty()
+                || !alias
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        {
+            return Err(invalid(
+                format!("{at}.alias"),
+                format!("'{alias}' is not an alias name (letters, digits, - and _)"),
+            ));
+        }
+        for (i, entry) in env.instances.iter().enumerate() {
+            for (f, feed) in entry.preload_feeds.iter().enumerate() {
+                if !feed.contains("://") {
+                    return Err(invalid(
+                        format!("{at}.instances[{i}].preload_feeds[{f}]"),
+                        format!("'{feed}' is not a feed URL"),
+                    ));
+                }
+            }
+        }
         let d = Deployment::new(env.model, topology);
         Ok(match &env.preload_feed {
             Some(url) => d.with_preload_feed(url.clone()),
             None => d,
         })
+    }
+}
+
+impl DeploymentFile {
+    fn env(&self, name: &str) -> Result<&Environment, Error> {
+        self.environments
+            .get(name)
+            .ok_or_else(|| invalid(format!("environments.{name}"), "no such environment"))
+    }
+
+    /// The feeds `instance` of environment `name` is configured to preload: its own
+    /// `preload_feeds`, else the environment's `preload_feed`; empty when not recorded.
+    ///
+    /// # Errors
+    /// [`Error::DeploymentFile`] when there is no such environment or instance.
+    pub fn preload_feeds(&self, name: &str, instance: &InstanceName) -> Result<Vec<String>, Error> {
+        let env = self.env(name)?;
+        let entry = env
+            .instances
+            .iter()
+            .find(|e| e.name == instance.as_str())
+            .ok_or_else(|| {
+                invalid(
+                    format!("environments.{name}.instances"),
+                    format!("no instance {instance}"),
+                )
+            })?;
+        Ok(if entry.preload_feeds.is_empty() {
+            env.preload_feed.iter().cloned().collect()
+        } else {
+            entry.preload_feeds.clone()
+        })
+    }
+
+    /// The release policy environment `name` asks for: zero downtime, and the scheduled
+    /// preloads its instances are configured with (on every instance, or on one).
+    ///
+    /// # Errors
+    /// [`Error::DeploymentFile`] when there is no such environment.
+    pub fn policy(&self, name: &str) -> Result<crate::plan::Policy, Error> {
+        use crate::plan::{Policy, PreloadSchedule};
+        let env = self.env(name)?;
+        let crons: Vec<(&str, &str)> = env
+            .instances
+            .iter()
+            .filter_map(|e| e.preload_cron.as_deref().map(|c| (e.name.as_str(), c)))
+            .collect();
+        let schedule = match crons.as_slice() {
+            [] => PreloadSchedule::Manual,
+            [(instance, cron)] if env.instances.len() > 1 || env.topology == Layout::Single => {
+                PreloadSchedule::CronOnOneInstance {
+                    expression: (*cron).to_owned(),
+                    instance: InstanceName::new(instance)?,
+                }
+            }
+            [(_, cron), ..] => PreloadSchedule::CronOnEveryInstance {
+                expression: (*cron).to_owned(),
+            },
+        };
+        Ok(Policy::default()
+            .with_zero_downtime(env.zero_downtime)
+            .with_preload_schedule(schedule))
+    }
+
+    /// Records that environment `name` was released `candidate`, its instances now
+    /// preloading `preload_feed`: what the next release is planned from.
+    ///
+    /// # Errors
+    /// [`Error::DeploymentFile`] when there is no such environment.
+    pub fn record_release(
+        &mut self,
+        name: &str,
+        candidate: &str,
+        preload_feed: &str,
+    ) -> Result<(), Error> {
+        let env = self
+            .environments
+            .get_mut(name)
+            .ok_or_else(|| invalid(format!("environments.{name}"), "no such environment"))?;
+        env.candidate = Some(candidate.to_owned());
+        env.preload_feed = Some(preload_feed.to_owned());
+        for i in &mut env.instances {
+            i.preload_feeds.clear();
+        }
+        Ok(())
+    }
+
+    /// The file as JSON, as [`DeploymentFile::from_json`] reads it.
+    ///
+    /// # Errors
+    /// [`Error::DeploymentFile`] if it cannot be written as JSON.
+    pub fn to_json(&self) -> Result<String, Error> {
+        serde_json::to_string_pretty(self)
+            .map(|s| s + "\n")
+            .map_err(|e| invalid("(whole file)", e.to_string()))
     }
 }
 
@@ -334,5 +478,49 @@ mod tests {
             r#"{"token_url": "https://a.example.org/t", "client_id": "c", "secret_env": "SYND_SECRET"}"#,
         );
         assert!(DeploymentFile::from_json(&named).is_ok());
+    }
+
+    // A release is recorded so the next one is planned from it, and the file reads back.
+    #[test]
+    fn a_recorded_release_reads_back() {
+        let text = file(
+            r#"{"role": "production", "model": "comprehensive", "topology": "scaled-separate", "storage": "persistent", "alias": "production",
+                "instances": [{"name": "prod-0", "base_url": "https://a.example.org", "preload_feeds": ["https://old.example.org/feed.xml"], "preload_cron": "0 0 15 * * *"},
+                              {"name": "prod-1", "base_url": "https://b.example.org", "preload_cron": "0 0 15 * * *"}]}"#,
+        );
+        let mut f = DeploymentFile::from_json(&text).expect("valid");
+        let prod_0 = InstanceName::new("prod-0").expect("valid");
+        let prod_1 = InstanceName::new("prod-1").expect("valid");
+        assert_eq!(
+            f.preload_feeds("production", &prod_0).expect("known"),
+            ["https://old.example.org/feed.xml"]
+        );
+        assert!(
+            f.preload_feeds("production", &prod_1)
+                .expect("known")
+                .is_empty()
+        );
+        assert!(matches!(
+            f.policy("production").expect("known").preload_schedule,
+            crate::plan::PreloadSchedule::CronOnEveryInstance { .. }
+        ));
+        let alias = "https://synd.example.org/alias/production/syndication.xml";
+        f.record_release("production", "release-candidate-20261203T0900", alias)
+            .expect("known");
+        let again = DeploymentFile::from_json(&f.to_json().expect("writes")).expect("reads");
+        assert_eq!(again, f);
+        for i in [&prod_0, &prod_1] {
+            assert_eq!(
+                again.preload_feeds("production", i).expect("known"),
+                [alias]
+            );
+        }
+        let bad = text.replace(r#""alias": "production""#, r#""alias": "prod/uction""#);
+        assert_eq!(location(&bad), "environments.production.alias");
+        let bad = text.replace("https://old.example.org/feed.xml", "old");
+        assert_eq!(
+            location(&bad),
+            "environments.production.instances[0].preload_feeds[0]"
+        );
     }
 }
