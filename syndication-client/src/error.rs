@@ -203,6 +203,18 @@ pub enum Error {
         /// What is missing.
         reason: String,
     },
+    /// An instance could not be observed, so no plan can be made from its state.
+    #[error("{instance} could not be observed: {source}")]
+    Observe {
+        /// The instance.
+        instance: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
+    /// The planner refused the release (what the policy or platform does not allow).
+    #[error("{0}")]
+    Plan(#[source] release_model::Error),
     /// A feed could not be read.
     #[error("{url}: {source}")]
     Feed {

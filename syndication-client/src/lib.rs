@@ -9,6 +9,7 @@ mod fanout;
 mod http;
 mod journal;
 mod observe;
+mod release;
 mod secret;
 mod syndication;
 mod terminology;
@@ -28,6 +29,7 @@ pub use fanout::fan_out;
 pub use http::{ClientOptions, RetryPolicy};
 pub use journal::{Journal, JournalFile, JournalStore, Outcome, Record, plan_fingerprint};
 pub use observe::{Observed, observe};
+pub use release::{Prepared, Record as DeploymentRecord, candidate_name, prepare};
 pub use secret::{AccessToken, ClientSecret};
 pub use syndication::{
     AliasTarget, FeedDetails, FeedEntry, FeedName, FeedSummary, SyndicationClient,
