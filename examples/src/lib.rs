@@ -13,4 +13,5 @@
 #![forbid(unsafe_code)]
 
 pub mod demo;
+pub mod release;
 pub mod synd;

@@ -48,13 +48,26 @@ enum Command {
     /// Security labels and read access.
     #[command(subcommand)]
     Labels(LabelsCommand),
-    /// Plan a release: the steps for every instance; exit 0 planned, 1 rejected by policy,
-    /// 2 bad input.
+    /// Plan a release: from a deployment file and a candidate (what each instance holds
+    /// decides its steps), or offline from two feed files (`--deployed`, `--candidate FILE`);
+    /// exit 0 planned, 1 rejected by policy, 2 bad input.
     Plan(PlanArgs),
     /// What each instance of an environment holds, from a deployment file: exit 0 when every
     /// instance answers and they agree, 1 when one cannot be read or they differ (drift), 2
     /// bad input.
-    Status(StatusArgs),
+    Status(crate::release::ServerArgs),
+    /// Run a release from a deployment file: plan it from what every instance holds, run it
+    /// with a journal (resumable), and end only when every instance holds the whole target.
+    /// Exit 0 released and verified, 1 refused or stopped (run it again to resume), 2 bad
+    /// input.
+    Apply {
+        #[command(flatten)]
+        server: crate::release::ServerArgs,
+        #[command(flatten)]
+        target: crate::release::TargetArgs,
+        #[command(flatten)]
+        apply: crate::release::ApplyArgs,
+    },
     /// What a release changes: exit 0 additive, 1 not additive, 2 unreadable.
     Diff {
         /// The deployed feed.
@@ -71,29 +84,29 @@ enum Command {
 }
 
 #[derive(clap::Args, Debug)]
-struct StatusArgs {
-    /// The deployment file (JSON; see `release_model::deployment_file`).
-    deployment: PathBuf,
-    /// The environment to observe.
-    #[arg(long, default_value = "production")]
+struct PlanArgs {
+    /// The deployment file: plan from what its instances hold (the candidate is then its
+    /// name or feed URL on the deployment's syndication server).
+    deployment: Option<PathBuf>,
+    /// The environment of the deployment file.
+    #[arg(long, default_value = "production", requires = "deployment")]
     environment: String,
     /// Allow plain-HTTP base URLs (local servers and tests only).
-    #[arg(long)]
+    #[arg(long, requires = "deployment")]
     allow_insecure_http: bool,
-    /// Attempts per request (a failing instance is retried with backoff before it is
-    /// reported).
-    #[arg(long, default_value_t = 4)]
+    /// Attempts per request.
+    #[arg(long, default_value_t = 4, requires = "deployment")]
     attempts: u32,
-}
-
-#[derive(clap::Args, Debug)]
-struct PlanArgs {
-    /// The feed production serves now.
+    /// Offline: the feed production serves now.
+    #[arg(
+        long,
+        required_unless_present = "deployment",
+        conflicts_with = "deployment"
+    )]
+    deployed: Option<PathBuf>,
+    /// The candidate: a feed file offline; with a deployment file, its name or feed URL.
     #[arg(long)]
-    deployed: PathBuf,
-    /// The candidate feed.
-    #[arg(long)]
-    candidate: PathBuf,
+    candidate: String,
     /// `single`, `scaled-separate:N` or `scaled-shared:N`.
     #[arg(long, default_value = "single")]
     topology: String,
@@ -194,6 +207,21 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    run_with(args, out, err, &crate::release::Services::default())
+}
+
+/// [`run`] against `services`: the clock, waits and infrastructure a release uses (tests give
+/// the fakes').
+pub fn run_with<I, T>(
+    args: I,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    services: &crate::release::Services,
+) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -211,8 +239,16 @@ where
         Command::Demo { inject } => crate::demo::run(inject, out),
         Command::Feed(cmd) => feed(cmd, out),
         Command::Labels(cmd) => labels(cmd, out),
-        Command::Plan(args) => plan(args, out),
-        Command::Status(args) => status(args, out),
+        Command::Plan(args) => match args.deployment.clone() {
+            Some(deployment) => plan_deployment(args, deployment, services, out),
+            None => plan(args, out),
+        },
+        Command::Status(args) => crate::release::status(&args, out),
+        Command::Apply {
+            server,
+            target,
+            apply,
+        } => crate::release::apply(&server, &target, &apply, services, out, err),
         Command::Diff {
             deployed,
             candidate,
@@ -230,7 +266,7 @@ where
 }
 
 /// A failure to use the input, already phrased for the operator.
-type Failure = String;
+pub(crate) type Failure = String;
 
 fn load(path: &Path, options: &ReadOptions) -> Result<ReadOutcome, Failure> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -366,6 +402,34 @@ fn feed(cmd: FeedCommand, out: &mut dyn Write) -> Result<i32, Failure> {
     }
 }
 
+fn plan_deployment(
+    args: PlanArgs,
+    deployment: PathBuf,
+    services: &crate::release::Services,
+    out: &mut dyn Write,
+) -> Result<i32, Failure> {
+    use crate::release::{Format, ServerArgs, TargetArgs};
+    let server = ServerArgs {
+        deployment,
+        environment: args.environment,
+        allow_insecure_http: args.allow_insecure_http,
+        attempts: args.attempts,
+    };
+    let target = TargetArgs {
+        candidate: args.candidate,
+        zero_downtime: args.zero_downtime,
+        no_deletes: args.no_deletes,
+    };
+    let format = if args.json {
+        Format::Json
+    } else if args.mermaid {
+        Format::Mermaid
+    } else {
+        Format::Markdown
+    };
+    crate::release::plan(&server, &target, format, services, out)
+}
+
 fn plan(args: PlanArgs, out: &mut dyn Write) -> Result<i32, Failure> {
     use release_model::deployment::{
         Access, BaseUrl, Deployment, DeploymentModel, Instance, InstanceName, Role, Storage,
@@ -436,8 +500,12 @@ fn plan(args: PlanArgs, out: &mut dyn Write) -> Result<i32, Failure> {
     if let Some(feed) = args.preload_feed {
         deployment = deployment.with_preload_feed(feed);
     }
-    let old = load(&args.deployed, &ReadOptions::lenient())?.feed;
-    let new = load(&args.candidate, &ReadOptions::lenient())?.feed;
+    let deployed = args
+        .deployed
+        .as_deref()
+        .ok_or("--deployed FILE is needed without a deployment file")?;
+    let old = load(deployed, &ReadOptions::lenient())?.feed;
+    let new = load(Path::new(&args.candidate), &ReadOptions::lenient())?.feed;
     let delta = feed_diff::diff(&old, &new).to_delta();
     let policy = Policy::default()
         .with_zero_downtime(args.zero_downtime)
@@ -474,113 +542,6 @@ fn plan(args: PlanArgs, out: &mut dyn Write) -> Result<i32, Failure> {
         write!(out, "{}", p.to_markdown(&deployment)).map_err(io)?;
     }
     Ok(EXIT_OK)
-}
-
-fn status(args: StatusArgs, out: &mut dyn Write) -> Result<i32, Failure> {
-    use std::collections::BTreeSet;
-    use std::sync::Arc;
-
-    use release_model::deployment_file::DeploymentFile;
-    use release_model::resource::ResourceType;
-    use syndication_client::{
-        ClientCredentials, ClientCredentialsConfig, ClientOptions, ClientSecret, NoAuth,
-        TokenSource, observe,
-    };
-
-    let shown = args.deployment.display().to_string();
-    let text = std::fs::read_to_string(&args.deployment).map_err(|e| format!("{shown}: {e}"))?;
-    let file = DeploymentFile::from_json(&text).map_err(|e| format!("{shown}: {e}"))?;
-    let deployment = file
-        .environment(&args.environment)
-        .map_err(|e| format!("{shown}: {e}"))?;
-    let tokens: Arc<dyn TokenSource> = match &file.auth {
-        Some(a) => {
-            let secret = std::env::var(&a.secret_env).map_err(|_| {
-                format!(
-                    "{shown}: the environment variable {} (auth.secret_env) is not set",
-                    a.secret_env
-                )
-            })?;
-            let mut config = ClientCredentialsConfig::new(
-                a.token_url.clone(),
-                a.client_id.clone(),
-                ClientSecret::new(secret),
-            );
-            config.scopes = a.scopes.clone();
-            config.allow_insecure = args.allow_insecure_http;
-            Arc::new(ClientCredentials::new(config).map_err(|e| e.to_string())?)
-        }
-        None => Arc::new(NoAuth),
-    };
-    let mut retry = syndication_client::RetryPolicy::default();
-    retry.max_attempts = args.attempts.max(1);
-    let mut options = ClientOptions::default().with_retry(retry);
-    options.allow_insecure = args.allow_insecure_http;
-    let types = [
-        ResourceType::CodeSystem,
-        ResourceType::ValueSet,
-        ResourceType::ConceptMap,
-    ];
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting the runtime: {e}"))?;
-    let seen = rt.block_on(observe(&deployment, &types, tokens, &options));
-    let io = |e: std::io::Error| format!("writing output: {e}");
-    let every: BTreeSet<(ResourceType, String, String)> = seen
-        .values()
-        .filter_map(|r| r.as_ref().ok())
-        .flat_map(|o| {
-            o.holdings
-                .iter()
-                .map(|(t, u, v)| (t.clone(), u.to_owned(), v.to_owned()))
-        })
-        .collect();
-    let mut healthy = true;
-    for (name, result) in &seen {
-        match result {
-            Ok(o) => {
-                let preload = match o.preload_running {
-                    Some(true) => "a preload is running",
-                    Some(false) => "no preload running",
-                    None => "preload state not reported",
-                };
-                writeln!(
-                    out,
-                    "{name}: {} item(s), {preload} ({} request(s))",
-                    o.holdings.len(),
-                    o.holdings.requests
-                )
-                .map_err(io)?;
-                let missing: Vec<String> = every
-                    .iter()
-                    .filter(|(t, u, v)| !o.holdings.contains(t, u, v))
-                    .map(|(t, u, v)| format!("{t} {u}|{v}"))
-                    .collect();
-                if !missing.is_empty() {
-                    healthy = false;
-                    writeln!(
-                        out,
-                        "  drift: lacks {} item(s) other instances hold: {}",
-                        missing.len(),
-                        missing
-                            .iter()
-                            .take(5)
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                    .map_err(io)?;
-                }
-            }
-            Err(e) => {
-                healthy = false;
-                writeln!(out, "{name}: cannot be read: {e}").map_err(io)?;
-            }
-        }
-    }
-    Ok(if healthy { EXIT_OK } else { EXIT_FINDINGS })
 }
 
 fn diff(

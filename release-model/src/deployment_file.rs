@@ -137,8 +137,88 @@ pub struct Environment {
     /// The service must stay up during releases (no rebuild that takes every instance down).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub zero_downtime: bool,
+    /// The commands that carry out infrastructure steps on its instances, when the release
+    /// may stop, start, rebuild or repoint them (without them only the servers' API is used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<Commands>,
     /// Its instances.
     pub instances: Vec<InstanceEntry>,
+}
+
+/// The commands for an environment's infrastructure steps. Each is a program and its
+/// arguments, run without a shell; in every argument `{instance}` is replaced by the
+/// instance's name, `{base_url}` by its base URL, `{preload_feed}` by the feed to preload
+/// (`set_preload_feed`) and `{instances}` by the instances to route to, comma-separated
+/// (`switch_load_balancer`). A step whose command is missing is not planned.
+///
+/// ```json
+/// "commands": {
+///   "stop":  ["kubectl", "-n", "tx", "scale", "statefulset/{instance}", "--replicas=0"],
+///   "start": ["kubectl", "-n", "tx", "scale", "statefulset/{instance}", "--replicas=1"],
+///   "set_preload_feed": ["kubectl", "-n", "tx", "set", "env", "statefulset/{instance}",
+///                        "ATOM_PRELOAD_FEEDLOCATION={preload_feed}"],
+///   "timeout_seconds": 900
+/// }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Commands {
+    /// Stops an instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Vec<String>>,
+    /// Starts an instance (it preloads as it starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Vec<String>>,
+    /// Clears an instance's disk (`/var/onto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clear_disk: Option<Vec<String>>,
+    /// Drops and recreates an instance's database schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_schema: Option<Vec<String>>,
+    /// Deletes and recreates an instance's container (transient storage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recreate_container: Option<Vec<String>>,
+    /// Points an instance's `atom.preload.feedLocation` at `{preload_feed}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_preload_feed: Option<Vec<String>>,
+    /// Exits 0 when an instance's storage is wiped, 1 when not (`{wipe}` is `disk`, `schema`
+    /// or `container`): asked only when a run died during a wipe, so a resumed run knows
+    /// whether to redo it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_wiped: Option<Vec<String>>,
+    /// Creates an instance; its last line of output is the new instance's base URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_instance: Option<Vec<String>>,
+    /// Retires an instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retire_instance: Option<Vec<String>>,
+    /// Routes the load balancer to `{instances}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_load_balancer: Option<Vec<String>>,
+    /// How long one command may run before it is killed and the step fails (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+}
+
+impl Commands {
+    /// Every command given, by its name in the file.
+    pub fn each(&self) -> impl Iterator<Item = (&'static str, &[String])> {
+        [
+            ("stop", &self.stop),
+            ("start", &self.start),
+            ("clear_disk", &self.clear_disk),
+            ("drop_schema", &self.drop_schema),
+            ("recreate_container", &self.recreate_container),
+            ("set_preload_feed", &self.set_preload_feed),
+            ("is_wiped", &self.is_wiped),
+            ("create_instance", &self.create_instance),
+            ("retire_instance", &self.retire_instance),
+            ("switch_load_balancer", &self.switch_load_balancer),
+        ]
+        .into_iter()
+        .filter_map(|(n, c)| c.as_deref().map(|c| (n, c)))
+    }
 }
 
 /// One instance of an environment.
@@ -290,6 +370,22 @@ impl DeploymentFile {
                 format!("{at}.alias"),
                 format!("'{alias}' is not an alias name (letters, digits, - and _)"),
             ));
+        }
+        if let Some(commands) = &env.commands {
+            for (what, argv) in commands.each() {
+                if argv.first().is_none_or(|p| p.trim().is_empty()) {
+                    return Err(invalid(
+                        format!("{at}.commands.{what}"),
+                        "a command needs a program to run",
+                    ));
+                }
+            }
+            if commands.timeout_seconds == Some(0) {
+                return Err(invalid(
+                    format!("{at}.commands.timeout_seconds"),
+                    "a timeout of 0 would kill every command",
+                ));
+            }
         }
         for (i, entry) in env.instances.iter().enumerate() {
             for (f, feed) in entry.preload_feeds.iter().enumerate() {

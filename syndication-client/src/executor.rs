@@ -100,6 +100,12 @@ pub trait Infrastructure: Send + Sync {
     async fn retire_instance(&self, instance: &InstanceName) -> Result<(), Error> {
         not_supported("retire-instance", instance)
     }
+    /// What the last infrastructure step on `instance` printed, taken so the journal
+    /// records it with the step; `None` when nothing was kept.
+    fn take_output(&self, instance: &InstanceName) -> Option<String> {
+        let _ = instance;
+        None
+    }
     /// Routes the load balancer to these instances.
     async fn switch_load_balancer(&self, to: &[InstanceName]) -> Result<(), Error> {
         Err(Error::NotSupported {
@@ -504,6 +510,7 @@ impl Executor {
                 Ok(created) => {
                     let mut record = Record::new(number, &step.instance, name, Outcome::Done);
                     record.created = created.map(|u| u.as_str().to_owned());
+                    record.output = self.infra.take_output(&step.instance);
                     journal.records.push(record);
                     journal.completed = number;
                     store.save(&journal).await?;

@@ -48,6 +48,9 @@ pub struct Record {
     /// or a resumed one, reach the instance there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// What the step's infrastructure command printed (the end of it), when it ran one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 impl Record {
@@ -63,6 +66,7 @@ impl Record {
             action: action.to_owned(),
             outcome,
             created: None,
+            output: None,
         }
     }
 }

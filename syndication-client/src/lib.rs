@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod command;
 mod download;
 mod error;
 mod executor;
@@ -22,6 +23,7 @@ pub use auth::{
     ClientAuth, ClientCredentials, ClientCredentialsConfig, Clock, ManualClock, NoAuth,
     StaticToken, SystemClock, TokenSource,
 };
+pub use command::{CommandInfrastructure, DEFAULT_COMMAND_TIMEOUT};
 pub use download::{ArtefactCheck, Downloaded, Downloader, IntegrityCheck};
 pub use error::Error;
 pub use executor::{Event, Executor, Infrastructure, StagingGate, WaitPolicy, Wipe};

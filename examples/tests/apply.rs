@@ -1,0 +1,298 @@
+//! `synd plan DEPLOYMENT` and `synd apply` against the fakes, from a deployment file: staging
+//! first, production gated on staging's journal, progress on stderr, the journal written, and
+//! the release recorded in the file.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use examples::release::Services;
+use release_model::deployment::ReleaseCandidateName;
+use syndication_client::testkit::{
+    FakeInfrastructure, FakeResource, FakeSyndicationServer, FakeTerminologyServer, Registry,
+};
+use syndication_client::{ClientOptions, FeedName, NoAuth, SyndicationClient, WaitPolicy};
+
+const A: &str = "http://example.org/ValueSet/a";
+const C: &str = "http://example.org/ValueSet/c";
+
+struct World {
+    rt: tokio::runtime::Runtime,
+    registry: Registry,
+    authoring: FakeTerminologyServer,
+    _synd: FakeSyndicationServer,
+    synd: SyndicationClient,
+    infra: Arc<FakeInfrastructure>,
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+fn candidate(stamp: &str) -> ReleaseCandidateName {
+    ReleaseCandidateName::parse(&format!("release-candidate-{stamp}")).expect("valid")
+}
+
+impl World {
+    /// rc1 (A) deployed on staging (one server) and production (two instances with their
+    /// own storage), each preloading its alias.
+    fn new(test: &str) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let registry = Registry::new();
+        let (authoring, synd_fake) = rt.block_on(async {
+            (
+                FakeTerminologyServer::start(&registry).await,
+                FakeSyndicationServer::start(&registry).await,
+            )
+        });
+        authoring.add(FakeResource::value_set("a", A, "1.0.0", "2026-10-01"));
+        authoring.set_syndicated("ValueSet", "a", true);
+        let synd = SyndicationClient::new(
+            &synd_fake.base_url(),
+            Arc::new(NoAuth),
+            ClientOptions::for_local_testing(),
+        )
+        .expect("client");
+        let rc1 = candidate("20261001T0900");
+        rt.block_on(async {
+            synd.clone_feed(&rc1, &authoring.feed_url())
+                .await
+                .expect("cloned");
+            for alias in ["uat", "production"] {
+                synd.create_alias(alias, &FeedName::from(&rc1))
+                    .await
+                    .expect("alias");
+            }
+        });
+        let mut servers = Vec::new();
+        let mut envs = Vec::new();
+        for (env, alias, names) in [
+            ("staging", "uat", vec!["staging"]),
+            ("production", "production", vec!["prod-0", "prod-1"]),
+        ] {
+            let feed = synd.alias_url(alias).expect("url");
+            let mut instances = Vec::new();
+            for n in names {
+                let s = rt.block_on(FakeTerminologyServer::start(&registry));
+                s.set_preload_feeds(vec![feed.clone()]);
+                s.start_again();
+                s.set_read_only(true);
+                instances.push(format!(
+                    r#"{{"name": "{n}", "base_url": "{}"}}"#,
+                    s.base_url().as_str()
+                ));
+                servers.push((n.to_owned(), Arc::new(s)));
+            }
+            registry.clock().advance(Duration::from_secs(60));
+            let (role, topology) = if env == "staging" {
+                ("staging", "single")
+            } else {
+                ("production", "scaled-separate")
+            };
+            envs.push(format!(
+                r#""{env}": {{"role": "{role}", "model": "comprehensive", "topology": "{topology}",
+                    "storage": "persistent", "read_only": true, "alias": "{alias}",
+                    "candidate": "{rc1}", "preload_feed": "{feed}",
+                    "instances": [{}]}}"#,
+                instances.join(", ")
+            ));
+        }
+        let dir = std::env::temp_dir().join(format!("synd-apply-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("deployment.json");
+        std::fs::write(
+            &file,
+            format!(
+                r#"{{"syndication": {{"base_url": "{}"}}, "environments": {{{}}}}}"#,
+                synd_fake.base_url().as_str(),
+                envs.join(", ")
+            ),
+        )
+        .expect("written");
+        Self {
+            rt,
+            infra: Arc::new(FakeInfrastructure::new(&registry, servers)),
+            registry,
+            authoring,
+            _synd: synd_fake,
+            synd,
+            dir,
+            file,
+        }
+    }
+
+    fn cut(&self, stamp: &str) -> String {
+        let rc = candidate(stamp);
+        self.rt
+            .block_on(self.synd.clone_feed(&rc, &self.authoring.feed_url()))
+            .expect("cloned");
+        rc.to_string()
+    }
+
+    /// Runs synd with the fakes' virtual clock and infrastructure.
+    fn synd(&self, args: &[&str]) -> (i32, String, String) {
+        let mut services = Services::default();
+        services.clock = Arc::new(self.registry.clock());
+        services.wait = WaitPolicy::virtual_time();
+        services.infrastructure = Some(self.infra.clone());
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let mut argv = vec!["synd"];
+        argv.extend_from_slice(args);
+        let code = examples::synd::run_with(argv, &mut out, &mut err, &services);
+        let text = |b: Vec<u8>| String::from_utf8(b).expect("UTF-8");
+        (code, text(out), text(err))
+    }
+
+    fn content(&self, name: &str) -> BTreeSet<(String, String)> {
+        self.infra.server(name).expect("instance").content()
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+}
+
+fn has(urls: &[&str]) -> BTreeSet<(String, String)> {
+    urls.iter()
+        .map(|u| ((*u).to_owned(), "1.0.0".to_owned()))
+        .collect()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).expect("readable")
+}
+
+#[test]
+fn plan_then_apply_staging_then_production_from_a_deployment_file() {
+    let w = World::new("release");
+    w.authoring
+        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+    w.authoring.set_syndicated("ValueSet", "c", true);
+    let rc2 = w.cut("20261101T0900");
+    let file = w.file.display().to_string();
+    let common = [file.as_str(), "--allow-insecure-http", "--candidate", &rc2];
+
+    // The plan: what each instance holds decides its steps.
+    let mut args = vec!["plan"];
+    args.extend_from_slice(&common);
+    let (code, out, err) = w.synd(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("# Release runbook: additive"), "{out}");
+    assert!(out.contains("| `prod-0` | redo-preload | 1 | 0 |"), "{out}");
+    assert!(out.contains("§1.4.3"), "{out}");
+    args.push("--json");
+    let (code, out, _) = w.synd(&args);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(json["decisions"][1]["choice"], "redo-preload");
+
+    // Production may not go first.
+    let journal = w.path("production.journal");
+    let mut args = vec!["apply"];
+    args.extend_from_slice(&common);
+    args.extend_from_slice(&["--journal", &journal]);
+    let (code, out, err) = w.synd(&args);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("staging"), "{out}");
+    assert_eq!(w.content("prod-0"), has(&[A]), "production untouched");
+    std::fs::remove_file(&journal).ok();
+    std::fs::remove_file(format!("{journal}.plan.json")).ok();
+
+    // Staging, with progress on stderr and its journal written.
+    let staging = w.path("staging.journal");
+    let mut args = vec!["apply"];
+    args.extend_from_slice(&common);
+    args.extend_from_slice(&["--environment", "staging", "--journal", &staging]);
+    let (code, out, err) = w.synd(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("step 1: redo-preload on staging"), "{err}");
+    assert!(out.contains("alias uat points at"), "{out}");
+    assert!(
+        out.contains("every instance verified for the whole target"),
+        "{out}"
+    );
+    let saved: serde_json::Value = serde_json::from_str(&read(Path::new(&staging))).expect("JSON");
+    assert!(
+        saved["completed"].as_u64().is_some_and(|n| n >= 2),
+        "{saved}"
+    );
+    assert_eq!(w.content("staging"), has(&[A, C]));
+
+    // Production, gated on staging's journal, recorded in the deployment file.
+    let mut args = vec!["apply"];
+    args.extend_from_slice(&common);
+    args.extend_from_slice(&[
+        "--journal",
+        &journal,
+        "--staging-journal",
+        &staging,
+        "--record",
+    ]);
+    let (code, out, err) = w.synd(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    for n in ["prod-0", "prod-1"] {
+        assert_eq!(w.content(n), has(&[A, C]), "{n}");
+    }
+    let recorded: serde_json::Value = serde_json::from_str(&read(&w.file)).expect("JSON");
+    assert_eq!(
+        recorded["environments"]["production"]["candidate"],
+        rc2.as_str()
+    );
+    assert_eq!(
+        recorded["environments"]["staging"]["candidate"], "release-candidate-20261001T0900",
+        "staging was not recorded (no --record)"
+    );
+
+    // Applied again with the same journal, the release is already done: nothing repeats.
+    let (code, out, err) = w.synd(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("resuming the plan saved at"), "{out}");
+    assert!(err.contains("done in an earlier run"), "{err}");
+}
+
+// Without infrastructure commands a release can only use the servers' API, and a candidate
+// that is not on the syndication server is bad input.
+#[test]
+fn a_release_the_platform_cannot_carry_out_is_refused_and_bad_names_are_bad_input() {
+    let w = World::new("refused");
+    w.authoring.set_syndicated("ValueSet", "a", false);
+    w.authoring
+        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+    w.authoring.set_syndicated("ValueSet", "c", true);
+    let rc2 = w.cut("20261101T0900");
+    let file = w.file.display().to_string();
+    let mut args = vec![
+        "plan",
+        file.as_str(),
+        "--allow-insecure-http",
+        "--candidate",
+        &rc2,
+    ];
+    // Through the fakes' infrastructure: the read-only instances holding A are rebuilt.
+    let (code, out, _) = w.synd(&args);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("| `prod-0` | rebuild |"), "{out}");
+    // Through the real default: no commands in the file, so no rebuild is possible.
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let mut argv = vec!["synd"];
+    argv.extend_from_slice(&args);
+    let code = examples::synd::run(argv, &mut out, &mut err);
+    let out = String::from_utf8(out).expect("UTF-8");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("plan rejected"), "{out}");
+
+    args[4] = "release-candidate-20991231T2359";
+    let (code, _, err) = w.synd(&args);
+    assert_eq!(code, 2);
+    assert!(err.contains("404"), "{err}");
+    args[4] = "not-a-candidate";
+    let (code, _, err) = w.synd(&args);
+    assert_eq!(code, 2);
+    assert!(err.contains("not-a-candidate"), "{err}");
+}
