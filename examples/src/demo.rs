@@ -363,7 +363,10 @@ impl World {
         let downloader =
             Downloader::new(Arc::clone(&self.tokens), ClientOptions::for_local_testing())
                 .map_err(fail("downloader"))?;
-        let checks = verify_candidate(&downloader, candidate).await?;
+        let spinner = crate::progress::Progress::spinner("downloading and verifying artefacts");
+        let checks = verify_candidate(&downloader, candidate).await;
+        spinner.finish();
+        let checks = checks?;
         if let Some(bad) = checks.iter().find_map(|c| c.result.as_ref().err()) {
             say!(out, "  STOPPED SAFELY before the release: {bad}");
             if let Some(fix) = repair.take() {
@@ -410,13 +413,19 @@ impl World {
         };
         let mut journal = Journal::new();
         let mut waits = 0;
+        // On a terminal a bar shows the run's steps and waits; the narrative stays on `out`.
+        let progress = crate::progress::Progress::steps(p.steps.len());
         let first = exec
             .run(p, &mut journal, |e| {
                 if matches!(e, Event::Waiting { .. }) {
                     waits += 1;
                 }
+                if progress.is_drawn() {
+                    progress.event(&e, &mut std::io::sink());
+                }
             })
             .await;
+        progress.finish();
         if let Err(e) = first {
             say!(out, "  STOPPED SAFELY: {e}");
             say!(

@@ -13,5 +13,6 @@
 #![forbid(unsafe_code)]
 
 pub mod demo;
+pub mod progress;
 pub mod release;
 pub mod synd;

@@ -111,6 +111,10 @@ pub struct ApplyArgs {
     /// and the feed the instances now preload), so the next release is planned from it.
     #[arg(long)]
     pub record: bool,
+    /// Print what the run would do, each infrastructure step with the command it would run,
+    /// and stop: nothing is changed, saved or repointed.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// The output format of a plan.
@@ -397,6 +401,24 @@ pub fn plan(
     }
 }
 
+/// A command line as a person would type it: arguments with spaces or shell characters
+/// quoted (it is run without a shell; this is only for reading).
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A plan saved beside its journal, so a resumed run carries out the plan it began rather
 /// than one made from the half-released state.
 #[derive(Debug, Serialize, Deserialize)]
@@ -455,6 +477,43 @@ pub fn apply(
             return Ok(EXIT_FINDINGS);
         }
     };
+    if args.dry_run {
+        let plan = match read_saved(&args.journal)? {
+            Some(saved) => saved.plan,
+            None => planned.plan,
+        };
+        let journal = JournalFile::new(&args.journal);
+        let journal = if args.journal.exists() {
+            journal.read().map_err(|e| e.to_string())?
+        } else {
+            syndication_client::Journal::new()
+        };
+        let commands = match c
+            .file
+            .environments
+            .get(&c.environment)
+            .and_then(|e| e.commands.clone())
+        {
+            Some(commands) => Some(
+                syndication_client::CommandInfrastructure::new(commands, &c.deployment)
+                    .map_err(|e| format!("{}: {e}", c.shown))?,
+            ),
+            None => None,
+        };
+        if let Some(alias) = &planned.record.alias {
+            writeln!(out, "  0. point alias {alias} at {}", planned.candidate).map_err(io)?;
+        }
+        for (line, step) in Executor::dry_run(&plan, &journal).iter().zip(&plan.steps) {
+            writeln!(out, "{line}").map_err(io)?;
+            if let Some(argv) = commands
+                .as_ref()
+                .and_then(|c| c.command_line(&step.action, &step.instance))
+            {
+                writeln!(out, "       $ {}", shell_words(&argv)).map_err(io)?;
+            }
+        }
+        return Ok(EXIT_OK);
+    }
     let plan = match read_saved(&args.journal)? {
         Some(saved) => {
             if saved.environment != c.environment || saved.candidate != planned.candidate.as_str() {
@@ -494,7 +553,6 @@ pub fn apply(
         }
     };
     print_plan(&plan, &c.deployment, Format::Markdown, out)?;
-
     // Production of a comprehensive deployment runs only after staging verified the same
     // target; without either flag the executor refuses it and says why.
     let gate = match (&args.staging_journal, &args.skip_staging) {
@@ -538,24 +596,24 @@ pub fn apply(
         writeln!(out, "alias {alias} points at {}", planned.candidate).map_err(io)?;
     }
     let mut store = JournalFile::new(&args.journal);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<syndication_client::Event>();
+    let progress = crate::progress::Progress::steps(plan.steps.len());
     let result = rt.block_on(async {
         let run = executor.run(&plan, &mut store, move |e| {
-            let _ = tx.send(e.to_string());
+            let _ = tx.send(e);
         });
         tokio::pin!(run);
         loop {
             tokio::select! {
                 r = &mut run => break r,
-                Some(line) = rx.recv() => {
-                    let _ = writeln!(err, "{line}");
-                }
+                Some(e) = rx.recv() => progress.event(&e, err),
             }
         }
     });
-    while let Ok(line) = rx.try_recv() {
-        writeln!(err, "{line}").map_err(io)?;
+    while let Ok(e) = rx.try_recv() {
+        progress.event(&e, err);
     }
+    progress.finish();
     if let Err(e) = result {
         writeln!(
             out,

@@ -28,8 +28,36 @@ pub const EXIT_BAD_INPUT: i32 = 2;
     about = "Release FHIR terminology content through syndication feeds"
 )]
 struct Cli {
+    /// Log what the crates do (at `info`; `RUST_LOG` sets the filter in full, e.g.
+    /// `RUST_LOG=syndication_client=debug`). Logs go to stderr.
+    #[arg(long, short, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Installs the log subscriber: `RUST_LOG` when set, `info` with `--verbose`, none otherwise.
+fn init_logs(verbose: bool, err: &mut dyn Write) {
+    use tracing_subscriber::EnvFilter;
+    let directives = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ if verbose => "info".to_owned(),
+        _ => return,
+    };
+    match EnvFilter::try_new(&directives) {
+        Ok(filter) => {
+            // Already installed (a second run in one process) is fine.
+            use std::io::IsTerminal as _;
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
+        Err(e) => {
+            let _ = writeln!(err, "synd: RUST_LOG={directives} is not a log filter: {e}");
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -235,6 +263,7 @@ where
             return code;
         }
     };
+    init_logs(cli.verbose, err);
     let result = match cli.command {
         Command::Demo { inject } => crate::demo::run(inject, out),
         Command::Feed(cmd) => feed(cmd, out),

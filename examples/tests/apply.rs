@@ -287,6 +287,51 @@ fn a_release_the_platform_cannot_carry_out_is_refused_and_bad_names_are_bad_inpu
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("plan rejected"), "{out}");
 
+    // With commands in the file the rebuild can be planned; a dry run prints each command
+    // as it would run, and changes nothing.
+    let text = read(&w.file).replacen(
+        r#""role": "production","#,
+        r#""role": "production", "commands": {
+            "stop": ["kubectl", "-n", "tx", "scale", "statefulset/{instance}", "--replicas=0"],
+            "start": ["kubectl", "-n", "tx", "scale", "statefulset/{instance}", "--replicas=1"],
+            "clear_disk": ["kubectl", "-n", "tx", "delete", "pvc/data-{instance}"],
+            "drop_schema": ["psql", "--command", "DROP SCHEMA public CASCADE; CREATE SCHEMA public", "{instance}"],
+            "set_preload_feed": ["kubectl", "-n", "tx", "set", "env", "statefulset/{instance}", "ATOM_PRELOAD_FEEDLOCATION={preload_feed}"]},"#,
+        1,
+    );
+    std::fs::write(&w.file, text).expect("written");
+    let journal = w.path("dry.journal");
+    let dry = [
+        "synd",
+        "apply",
+        file.as_str(),
+        "--allow-insecure-http",
+        "--candidate",
+        &rc2,
+        "--journal",
+        &journal,
+        "--dry-run",
+    ];
+    let mut out = Vec::new();
+    let code = examples::synd::run(dry, &mut out, &mut Vec::new());
+    let out = String::from_utf8(out).expect("UTF-8");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0. point alias production at"), "{out}");
+    assert!(
+        out.contains("$ kubectl -n tx scale statefulset/prod-1 --replicas=0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("$ psql --command 'DROP SCHEMA public CASCADE; CREATE SCHEMA public' prod-0"),
+        "{out}"
+    );
+    assert!(!Path::new(&journal).exists(), "a dry run saves nothing");
+    assert_eq!(w.content("prod-0"), has(&[A]), "and changes nothing");
+    assert_eq!(
+        w._synd.alias_target("production").as_deref(),
+        Some("release-candidate-20261001T0900")
+    );
+
     args[4] = "release-candidate-20991231T2359";
     let (code, _, err) = w.synd(&args);
     assert_eq!(code, 2);

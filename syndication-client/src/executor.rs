@@ -505,7 +505,14 @@ impl Executor {
             });
             let span =
                 tracing::info_span!("step", number, instance = %step.instance, action = name);
-            let result = self.step(number, step, &mut events).instrument(span).await;
+            let result = self
+                .step(number, step, &mut events)
+                .instrument(span.clone())
+                .await;
+            match &result {
+                Ok(_) => span.in_scope(|| tracing::info!("step done")),
+                Err(e) => span.in_scope(|| tracing::warn!(error = %e, "step failed")),
+            }
             match result {
                 Ok(created) => {
                     let mut record = Record::new(number, &step.instance, name, Outcome::Done);
