@@ -265,18 +265,26 @@ fn infrastructure(c: &Connected, services: &Services) -> Result<Arc<dyn Infrastr
     if let Some(i) = &services.infrastructure {
         return Ok(Arc::clone(i));
     }
-    match c
-        .file
-        .environments
-        .get(&c.environment)
-        .and_then(|e| e.commands.clone())
-    {
-        Some(commands) => Ok(Arc::new(
-            syndication_client::CommandInfrastructure::new(commands, &c.deployment)
-                .map_err(|e| format!("{}: {e}", c.shown))?,
-        )),
-        None => Ok(Arc::new(ApiOnly)),
+    let Some(env) = c.file.environments.get(&c.environment) else {
+        return Ok(Arc::new(ApiOnly));
+    };
+    let databases = env.instances.iter().any(|i| i.database.is_some());
+    let commands = match (&env.commands, databases) {
+        (None, false) => return Ok(Arc::new(ApiOnly)),
+        (commands, _) => commands.clone().unwrap_or_default(),
+    };
+    let mut infra = syndication_client::CommandInfrastructure::new(commands, &c.deployment)
+        .map_err(|e| format!("{}: {e}", c.shown))?;
+    for entry in &env.instances {
+        if let Some(db) = &entry.database {
+            let name = release_model::deployment::InstanceName::new(&entry.name)
+                .map_err(|e| e.to_string())?;
+            let reset = syndication_client::SchemaReset::from_env(name.clone(), db.clone())
+                .map_err(|e| format!("{}: {e}", c.shown))?;
+            infra = infra.with_database(name, reset);
+        }
     }
+    Ok(Arc::new(infra))
 }
 
 /// No platform adapter: only what the servers' API does (redo the preload, deletes,

@@ -236,6 +236,78 @@ pub struct InstanceEntry {
     /// Its `atom.preload.schedule.cron`, when a scheduled preload is configured on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preload_cron: Option<String>,
+    /// Its PostgreSQL database, when `drop-schema` resets the schema directly rather than
+    /// through a command (instances sharing a store name the same one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<Database>,
+}
+
+/// A PostgreSQL database whose schema a rebuild resets, the password named by the
+/// environment variable that holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Database {
+    /// The host.
+    pub host: String,
+    /// The port (5432 unless given).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// The database.
+    pub dbname: String,
+    /// The role connected as: the schema's owner, or one that may drop and create it.
+    pub user: String,
+    /// The name of the environment variable holding the password.
+    pub password_env: String,
+    /// The schema Ontoserver uses (`public` unless given).
+    #[serde(default = "default_schema")]
+    pub schema: String,
+    /// Whether the connection uses TLS (`require`, the default) or not (`disable`: loopback
+    /// and tests only).
+    #[serde(default)]
+    pub tls: DatabaseTls,
+}
+
+fn default_port() -> u16 {
+    5432
+}
+
+fn default_schema() -> String {
+    "public".into()
+}
+
+impl Database {
+    /// A database at `host:port`, connected to as `user` with the password in
+    /// `password_env`, resetting schema `public` over TLS.
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        dbname: impl Into<String>,
+        user: impl Into<String>,
+        password_env: impl Into<String>,
+    ) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            dbname: dbname.into(),
+            user: user.into(),
+            password_env: password_env.into(),
+            schema: default_schema(),
+            tls: DatabaseTls::Require,
+        }
+    }
+}
+
+/// Whether a database connection uses TLS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum DatabaseTls {
+    /// TLS, the server's certificate checked against the web PKI roots.
+    #[default]
+    Require,
+    /// Plain TCP (loopback and tests only).
+    Disable,
 }
 
 fn invalid(location: impl Into<String>, message: impl Into<String>) -> Error {

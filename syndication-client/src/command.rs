@@ -12,6 +12,7 @@ use release_model::plan::{Action, Capabilities};
 
 use crate::error::Error;
 use crate::executor::{Infrastructure, Wipe};
+use crate::postgres::SchemaReset;
 
 /// How long a command may run when the file sets no `timeout_seconds`.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
@@ -63,6 +64,7 @@ pub struct CommandInfrastructure {
     base_urls: HashMap<InstanceName, BaseUrl>,
     timeout: Duration,
     outputs: Mutex<HashMap<InstanceName, String>>,
+    databases: HashMap<InstanceName, SchemaReset>,
 }
 
 /// The `{…}` placeholders an argument uses.
@@ -114,7 +116,17 @@ impl CommandInfrastructure {
             commands,
             timeout,
             outputs: Mutex::new(HashMap::new()),
+            databases: HashMap::new(),
         })
+    }
+
+    /// The same, resetting `instance`'s schema through its database directly
+    /// ([`SchemaReset`]) instead of a `drop_schema` command, and answering whether it is
+    /// wiped from the database too.
+    #[must_use]
+    pub fn with_database(mut self, instance: InstanceName, reset: SchemaReset) -> Self {
+        self.databases.insert(instance, reset);
+        self
     }
 
     fn template(&self, action: &Action) -> Option<(&'static str, &[String])> {
@@ -239,7 +251,12 @@ impl Infrastructure for CommandInfrastructure {
         let mut caps = Capabilities::none();
         caps.restart = c.stop.is_some() && c.start.is_some();
         caps.clear_disk = c.clear_disk.is_some();
-        caps.drop_schema = c.drop_schema.is_some();
+        caps.drop_schema = c.drop_schema.is_some()
+            || (!self.databases.is_empty()
+                && self
+                    .base_urls
+                    .keys()
+                    .all(|i| self.databases.contains_key(i)));
         caps.recreate_container = c.recreate_container.is_some();
         caps.set_preload_feed = c.set_preload_feed.is_some();
         caps.create_instances = c.create_instance.is_some() && c.retire_instance.is_some();
@@ -262,6 +279,9 @@ impl Infrastructure for CommandInfrastructure {
     }
 
     async fn drop_schema(&self, instance: &InstanceName) -> Result<(), Error> {
+        if let Some(db) = self.databases.get(instance) {
+            return db.reset().await;
+        }
         self.run("drop-schema", instance, &Action::DropSchema)
             .await
             .map(drop)
@@ -274,6 +294,9 @@ impl Infrastructure for CommandInfrastructure {
     }
 
     async fn is_wiped(&self, instance: &InstanceName, wipe: Wipe) -> Result<bool, Error> {
+        if let (Wipe::Schema, Some(db)) = (wipe, self.databases.get(instance)) {
+            return db.is_empty().await;
+        }
         let Some(template) = &self.commands.is_wiped else {
             return Err(Error::NotSupported {
                 operation: "is-wiped",
