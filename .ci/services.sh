@@ -50,4 +50,19 @@ CREATE DATABASE synd_test OWNER synd_owner;
 SQL
 export SYND_TEST_PG="127.0.0.1:$PG_PORT"
 
+# oauth2-mock-server from the npm registry, run by the machine's Node.js.
+mkdir -p "$SERVICES_DIR/oauth"
+cp "$(dirname "${BASH_SOURCE[0]}")/oauth-peer/package.json" \
+   "$(dirname "${BASH_SOURCE[0]}")/oauth-peer/server.mjs" "$SERVICES_DIR/oauth/"
+(cd "$SERVICES_DIR/oauth" && npm install --no-package-lock --no-audit --no-fund --silent >/dev/null)
+node "$SERVICES_DIR/oauth/server.mjs" "$OAUTH_PORT" >"$SERVICES_DIR/oauth.log" 2>&1 &
+OAUTH_PID=$!
+for _ in $(seq 1 150); do
+    grep -q '^ready' "$SERVICES_DIR/oauth.log" 2>/dev/null && break
+    kill -0 "$OAUTH_PID" 2>/dev/null || { cat "$SERVICES_DIR/oauth.log" >&2; exit 1; }
+    sleep 0.2
+done
+grep -q '^ready' "$SERVICES_DIR/oauth.log" || { echo "the OAuth2 peer did not start" >&2; exit 1; }
+export SYND_TEST_OAUTH="http://127.0.0.1:$OAUTH_PORT"
+
 export SYND_REQUIRE_SERVICES=1
