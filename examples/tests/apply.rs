@@ -341,3 +341,44 @@ fn a_release_the_platform_cannot_carry_out_is_refused_and_bad_names_are_bad_inpu
     assert_eq!(code, 2);
     assert!(err.contains("not-a-candidate"), "{err}");
 }
+
+// The README's guide is followed as written: its example deployment file loads, every
+// environment is a deployment, and its commands are ones the adapter accepts.
+#[test]
+fn the_readme_example_deployment_file_loads() {
+    use release_model::deployment_file::DeploymentFile;
+    use release_model::plan::PreloadSchedule;
+    use syndication_client::{CommandInfrastructure, Infrastructure};
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = read(&root.join("README.md"));
+    let start = readme
+        .find("<!-- deployment-example -->")
+        .expect("the README marks its example");
+    let end = readme
+        .find("<!-- /deployment-example -->")
+        .expect("and its end");
+    let block = &readme[start..end];
+    let json = block
+        .split_once("```json\n")
+        .and_then(|(_, rest)| rest.rsplit_once("```"))
+        .map(|(json, _)| json)
+        .expect("a json block");
+    let file = DeploymentFile::from_json(json).expect("the README's example loads");
+    assert_eq!(
+        file.auth.as_ref().map(|a| a.secret_env.as_str()),
+        Some("SYND_CLIENT_SECRET")
+    );
+    for env in ["staging", "production"] {
+        let deployment = file.environment(env).expect("a deployment");
+        let commands = file.environments[env].commands.clone().expect("commands");
+        let infra = CommandInfrastructure::new(commands, &deployment).expect("accepted");
+        assert!(infra.capabilities().restart, "{env}");
+        assert!(infra.capabilities().set_preload_feed, "{env}");
+    }
+    assert!(file.environments["staging"].instances[0].database.is_some());
+    assert!(matches!(
+        file.policy("production").expect("known").preload_schedule,
+        PreloadSchedule::CronOnOneInstance { .. }
+    ));
+}

@@ -103,7 +103,11 @@ async fn a_token_is_reused_until_it_nears_expiry_then_renewed() {
     let second = token(&source).await;
     assert_eq!(source.requests_sent(), 2, "renewed at 51 s");
     assert_eq!(token(&source).await, second);
-    assert_eq!(source.requests_sent(), 2, "the renewed token is cached in turn");
+    assert_eq!(
+        source.requests_sent(),
+        2,
+        "the renewed token is cached in turn"
+    );
     // A token the server refused is dropped at once.
     source
         .invalidate(&syndication_client::AccessToken::new(second.clone()))
