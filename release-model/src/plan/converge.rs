@@ -277,6 +277,24 @@ pub fn plan_to_target(
         }
     }
 
+    // A denied read looks like absence (SECURITY-LABELS.md §6: reads are filtered silently),
+    // so "gone" is only evidence for content these credentials could see before.
+    let unseen: Vec<&DeltaItem> = change
+        .removed
+        .iter()
+        .chain(&change.retracted)
+        .filter(|i| {
+            let s = Expectation::from(*i).search();
+            state.instances.values().all(|seen| !seen.holds(&s))
+        })
+        .collect();
+    if let Some(first) = unseen.first() {
+        warnings.push(format!(
+            "{} item(s) the target removes (e.g. {first}) were visible on no instance to the credentials that observed them: either already gone, or labelled so these credentials may not read them; their absence is verified only with credentials that can read every label in use",
+            unseen.len()
+        ));
+    }
+
     if deployment.model == DeploymentModel::SingleReadWrite {
         return single_read_write(deployment, state, target, warnings);
     }

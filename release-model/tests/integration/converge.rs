@@ -387,3 +387,33 @@ fn golden_runbook_from_observed_state() {
     let p = plan_to_target(&d, &s, &target, &Policy::default()).expect("planned");
     crate::golden("runbook-converge-separate.md", &p.to_markdown(&d));
 }
+
+// A removal no instance showed the observer is reported: absence proves nothing when a denied
+// read looks the same.
+#[test]
+fn removals_the_observer_never_saw_are_reported_as_unverifiable() {
+    let d = deployment(Shape::Separate(2), Storage::Persistent, Access::ReadOnly);
+    let s = state(&d, |_| holding(&[vs("a", "1"), vs("b", "1")], ALIAS));
+    let target = Target::new(candidate(), change()).through_alias(ALIAS);
+    let p = plan_to_target(&d, &s, &target, &Policy::default()).expect("planned");
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.starts_with("1 item(s) the target removes") && w.contains("may not read")),
+        "{:?}",
+        p.warnings
+    );
+    let s = state(&d, |n| {
+        if n == 0 {
+            holding(&[vs("a", "1"), vs("c", "1")], ALIAS)
+        } else {
+            holding(&[vs("a", "1")], ALIAS)
+        }
+    });
+    let p = plan_to_target(&d, &s, &target, &Policy::default()).expect("planned");
+    assert!(
+        !p.warnings.iter().any(|w| w.contains("may not read")),
+        "{:?}",
+        p.warnings
+    );
+}
