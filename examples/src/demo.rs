@@ -17,15 +17,15 @@ use release_model::deployment::{
     ReleaseCandidateName, Role, Storage, Topology,
 };
 use release_model::notice::{DowntimeWindow, Notice, ReleaseKind, WorkingDayCalendar};
-use release_model::plan::{Plan, Policy, plan, plan_rollback};
+use release_model::plan::{Plan, Policy};
 use syndication_client::testkit::{
     FakeAuthServer, FakeInfrastructure, FakeResource, FakeSyndicationServer, FakeTerminologyServer,
     Registry,
 };
 use syndication_client::{
-    ClientCredentials, ClientCredentialsConfig, ClientOptions, ClientSecret, Downloader, Event,
-    Executor, FeedName, Journal, StagingGate, SyndicationClient, TerminologyClient, TokenSource,
-    WaitPolicy,
+    ClientCredentials, ClientCredentialsConfig, ClientOptions, ClientSecret, DeploymentRecord,
+    Downloader, Event, Executor, FeedName, Journal, StagingGate, SyndicationClient,
+    TerminologyClient, TokenSource, WaitPolicy, prepare,
 };
 
 /// A fault to inject into the first production release.
@@ -113,6 +113,8 @@ async fn setup(out: &mut dyn Write) -> Result<World, Failure> {
     .map_err(fail("syndication client"))?;
     let staging_fake = FakeTerminologyServer::start(&registry).await;
     staging_fake.trust(&auth);
+    // Staging is read-only like production: the same process reaches both.
+    staging_fake.set_read_only(true);
     // Each server is deployed preloading its alias (atom.preload.feedLocation).
     staging_fake.set_preload_feeds(vec![synd.alias_url("uat").map_err(fail("alias"))?]);
     staging_fake.start_again();
@@ -141,7 +143,7 @@ async fn setup(out: &mut dyn Write) -> Result<World, Failure> {
         InstanceName::new("staging").map_err(fail("instance"))?,
         servers[0].1.base_url(),
         Role::Staging,
-        Access::ReadWrite,
+        Access::ReadOnly,
         Storage::Transient,
     );
     let production = Deployment::new(
@@ -157,7 +159,7 @@ async fn setup(out: &mut dyn Write) -> Result<World, Failure> {
     let infra = Arc::new(FakeInfrastructure::new(&registry, servers));
     say!(
         out,
-        "Started fakes: authorisation, authoring, syndication, staging, production (scaled-separate × 3)."
+        "Started fakes: authorisation, authoring, syndication, staging (read-only), production (scaled-separate × 3, read-only)."
     );
     Ok(World {
         registry,
@@ -225,6 +227,9 @@ impl World {
         Ok(rc)
     }
 
+    /// Releases `to` to `deployment` as `synd apply` does: planned from what each instance
+    /// holds (`from` is the candidate in use), the whole runbook printed, the alias pointed at
+    /// the candidate, then run and verified.
     async fn release(
         &self,
         deployment: &Deployment,
@@ -234,34 +239,38 @@ impl World {
         inject: Option<Fault>,
         out: &mut dyn Write,
     ) -> Result<(), Failure> {
-        let old = match from {
-            Some(rc) => self
-                .synd
-                .feed_xml(&FeedName::from(&rc.name))
-                .await
-                .map_err(fail("deployed feed"))?,
-            None => release_model::feed::Feed::default(),
-        };
-        let new = self
-            .synd
-            .feed_xml(&FeedName::from(&to.name))
-            .await
-            .map_err(fail("candidate feed"))?;
-        let diff = feed_diff::diff(&old, &new);
-        say!(
-            out,
-            "  diff: {}",
-            diff.to_string().lines().next().unwrap_or("")
-        );
-        let p = plan(deployment, &diff.to_delta(), &Policy::default()).map_err(fail("plan"))?;
-        say!(
-            out,
-            "  plan: {} ({} steps, downtime: {})",
-            p.strategy,
-            p.steps.len(),
-            p.downtime
-        );
         let target = FeedName::from(&to.name);
+        let mut record = DeploymentRecord::default();
+        record.alias = Some(alias.to_owned());
+        record.in_use = from.map(|rc| FeedName::from(&rc.name));
+        let ready = prepare(
+            deployment,
+            &record,
+            &target,
+            &Policy::default(),
+            &self.synd,
+            Arc::clone(&self.tokens),
+            &ClientOptions::for_local_testing(),
+        )
+        .await
+        .map_err(fail("plan"))?;
+        let c = &ready.target.change;
+        say!(
+            out,
+            "  change: {} added, {} updated, {} removed, {} retracted, {} replaced, {} unchanged; observed with {} request(s)",
+            c.added.len(),
+            c.updated.len(),
+            c.removed.len(),
+            c.retracted.len(),
+            c.replaced.len(),
+            c.unchanged.len(),
+            ready.requests
+        );
+        let p = ready.plan;
+        say!(out, "  runbook:");
+        for line in p.to_markdown(deployment).lines() {
+            say!(out, "  | {line}");
+        }
         match self.synd.repoint_alias(alias, &target).await {
             Err(e) if e.is_not_found() => self
                 .synd
@@ -270,6 +279,11 @@ impl World {
                 .map_err(fail("alias"))?,
             other => other.map_err(fail("alias"))?,
         }
+        let new = self
+            .synd
+            .feed_xml(&target)
+            .await
+            .map_err(fail("candidate feed"))?;
         self.execute(deployment, &p, &new, inject, out).await
     }
 
@@ -542,28 +556,6 @@ async fn demo(inject: Option<Fault>, out: &mut dyn Write) -> Result<i32, Failure
     )
     .await?;
     let rc2 = w.cut("20261123T1000", out).await?;
-    let p = plan(
-        &w.production,
-        &feed_diff::diff(
-            &w.synd
-                .feed_xml(&FeedName::from(&rc1.name))
-                .await
-                .map_err(fail("feed"))?,
-            &w.synd
-                .feed_xml(&FeedName::from(&rc2.name))
-                .await
-                .map_err(fail("feed"))?,
-        )
-        .to_delta(),
-        &Policy::default(),
-    )
-    .map_err(fail("plan"))?;
-    say!(out, "  runbook (steps):");
-    let runbook = p.to_markdown(&w.production);
-    let steps = runbook.split("## Steps").nth(1).unwrap_or(&runbook);
-    for line in steps.lines().filter(|l| !l.trim().is_empty()).take(14) {
-        say!(out, "    {line}");
-    }
     w.release(&w.staging, "uat", Some(&rc1), &rc2, None, out)
         .await?;
     w.release(&w.production, "production", Some(&rc1), &rc2, inject, out)
@@ -594,54 +586,12 @@ async fn demo(inject: Option<Fault>, out: &mut dyn Write) -> Result<i32, Failure
         .await?;
 
     say!(out, "\n4. Rollback to {}", rc2.name);
-    // What rolling back changes, from the deployed candidate to the last good one: the
-    // whole target, so every instance is verified for all of it, not only the lab CodeSystem.
-    let undo = feed_diff::diff(
-        &w.synd
-            .feed_xml(&FeedName::from(&rc3.name))
-            .await
-            .map_err(fail("feed"))?,
-        &w.synd
-            .feed_xml(&FeedName::from(&rc2.name))
-            .await
-            .map_err(fail("feed"))?,
-    )
-    .to_delta();
-    // Staging goes first in a rollback too, with the same process.
-    let back_staging = plan_rollback(&w.staging, &rc2, &undo, &Policy::default())
-        .map_err(fail("rollback plan"))?;
-    say!(
-        out,
-        "  staging plan: {} ({} steps, downtime: {})",
-        back_staging.strategy,
-        back_staging.steps.len(),
-        back_staging.downtime
-    );
-    w.synd
-        .repoint_alias("uat", &FeedName::from(&rc2.name))
-        .await
-        .map_err(fail("alias"))?;
-    let rc2_feed = w
-        .synd
-        .feed_xml(&FeedName::from(&rc2.name))
-        .await
-        .map_err(fail("feed"))?;
-    w.execute(&w.staging, &back_staging, &rc2_feed, None, out)
+    // A rollback is a release whose target is the last good candidate, staging first, with
+    // the same process: planned from what each instance holds, so it adds back what the bad
+    // release withdrew without a rebuild, and verifies the whole target.
+    w.release(&w.staging, "uat", Some(&rc3), &rc2, None, out)
         .await?;
-    let back = plan_rollback(&w.production, &rc2, &undo, &Policy::default())
-        .map_err(fail("rollback plan"))?;
-    say!(
-        out,
-        "  plan: {} ({} steps, downtime: {})",
-        back.strategy,
-        back.steps.len(),
-        back.downtime
-    );
-    w.synd
-        .repoint_alias("production", &FeedName::from(&rc2.name))
-        .await
-        .map_err(fail("alias"))?;
-    w.execute(&w.production, &back, &rc2_feed, None, out)
+    w.release(&w.production, "production", Some(&rc3), &rc2, None, out)
         .await?;
 
     say!(out, "\nSummary: content of every instance");

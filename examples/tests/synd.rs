@@ -326,15 +326,18 @@ fn demo_runs_a_whole_release_process() {
         "2. Additive release",
         "3. Non-additive release",
         "4. Rollback",
-        "plan: wipe-and-restart",
-        "plan: rollback",
-        // Releases with downtime show their notice: the window, and the deadline it met.
-        "notice: downtime window 2026-12-14 20:00 to 2026-12-14 23:00",
-        "by 2026-11-30 (given 2026-11-27)",
+        // Every release prints its whole runbook, decisions first.
+        "# Release runbook: wipe-and-restart",
+        "# Release runbook: rollback",
+        // The withdrawal rebuilds production's read-only instances one at a time, so the
+        // service stays up and needs no notice; staging's only instance is down meanwhile.
+        "| `prod-1` | rebuild |",
+        "**Downtime:** yes, about 60 minutes.",
     ] {
         assert!(out.contains(stage), "missing '{stage}' in:\n{out}");
     }
     assert!(out.contains("Release process complete"), "{out}");
+    assert!(!out.contains("notice:"), "no production release took the service down: {out}");
 }
 
 #[test]

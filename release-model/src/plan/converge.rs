@@ -518,7 +518,13 @@ pub fn plan_to_target(
                         }
                     };
                     delete(&mut steps, &need.delta.replaced);
-                    preload(&mut steps, i, need.repoint.then_some(url));
+                    // Nothing to load and the feed unchanged: the deletes are the release.
+                    if !need.delta.added.is_empty()
+                        || !need.delta.replaced.is_empty()
+                        || need.repoint
+                    {
+                        preload(&mut steps, i, need.repoint.then_some(url));
+                    }
                     delete(&mut steps, &need.delta.removed);
                     delete(&mut steps, &need.delta.retracted);
                 }
@@ -587,7 +593,7 @@ pub fn plan_to_target(
         .filter(|d| matches!(d.choice, Choice::UpToDate | Choice::Follows))
         .count();
     let rationale = format!(
-        "{}{} of {} instance(s) already hold the target; each of the others gets what its own content and preload feed need (see the decisions)",
+        "{}{} of {} instance(s) are at the target already; each of the others gets what its own content and preload feed need (see the decisions)",
         if target.rollback {
             format!(
                 "roll back to the last known good candidate {}: ",

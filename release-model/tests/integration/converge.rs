@@ -417,3 +417,16 @@ fn removals_the_observer_never_saw_are_reported_as_unverifiable() {
         p.warnings
     );
 }
+
+// Nothing to load and the feed unchanged: a writable server only deletes.
+#[test]
+fn a_removal_alone_is_only_deleted() {
+    let d = deployment(Shape::Single, Storage::Persistent, Access::ReadWrite);
+    let mut change = Delta::default();
+    change.unchanged.push(vs("a", "1"));
+    change.removed.push(vs("c", "1"));
+    let s = state(&d, |_| holding(&[vs("a", "1"), vs("c", "1")], ALIAS));
+    let target = Target::new(candidate(), change).through_alias(ALIAS);
+    let p = plan_to_target(&d, &s, &target, &Policy::default()).expect("planned");
+    assert_eq!(actions_on(&p, "prod"), ["delete-resource", "verify"]);
+}
