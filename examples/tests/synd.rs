@@ -337,7 +337,10 @@ fn demo_runs_a_whole_release_process() {
         assert!(out.contains(stage), "missing '{stage}' in:\n{out}");
     }
     assert!(out.contains("Release process complete"), "{out}");
-    assert!(!out.contains("notice:"), "no production release took the service down: {out}");
+    assert!(
+        !out.contains("notice:"),
+        "no production release took the service down: {out}"
+    );
 }
 
 #[test]

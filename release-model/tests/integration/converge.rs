@@ -430,3 +430,42 @@ fn a_removal_alone_is_only_deleted() {
     let p = plan_to_target(&d, &s, &target, &Policy::default()).expect("planned");
     assert_eq!(actions_on(&p, "prod"), ["delete-resource", "verify"]);
 }
+
+// Planned from the observed state, one SNOMED CT version held as one code system version is
+// deleted once, and only after the preload has loaded the version that replaces it.
+#[test]
+fn a_held_snomed_version_is_deleted_once_after_its_successor_loads() {
+    use release_model::feed::BinaryIndexFamily;
+    use release_model::resource::ResourceType;
+    let edition = "http://snomed.info/sct/32506021000036107";
+    let old = "http://snomed.info/sct/32506021000036107/version/20261031";
+    let new = "http://snomed.info/sct/32506021000036107/version/20261130";
+    let mut change = Delta::default();
+    for ct in [
+        ContentType::SctRf2Full,
+        ContentType::SctRf2Snapshot,
+        ContentType::BinaryIndex {
+            family: BinaryIndexFamily::Rf2,
+            format_version: "2.0.15".into(),
+        },
+    ] {
+        change.removed.push(item(edition, old, ct.clone()));
+        change.added.push(item(edition, new, ct));
+    }
+    let d = deployment(Shape::Single, Storage::Persistent, Access::ReadWrite);
+    let held = ContentSearch::new(ResourceType::CodeSystem, "http://snomed.info/sct", old);
+    let s = state(&d, |_| {
+        InstanceState::new([held.clone()]).with_preload_feeds([ALIAS.to_owned()])
+    });
+    let target = Target::new(candidate(), change).through_alias(ALIAS);
+    let p = plan_to_target(&d, &s, &target, &Policy::default()).expect("planned");
+    assert_eq!(
+        actions_on(&p, "prod"),
+        [
+            "redo-preload",
+            "wait-for-preload",
+            "delete-code-system",
+            "verify"
+        ]
+    );
+}
