@@ -135,14 +135,14 @@ struct PlanArgs {
     /// The candidate: a feed file offline; with a deployment file, its name or feed URL.
     #[arg(long)]
     candidate: String,
-    /// `single`, `scaled-separate:N` or `scaled-shared:N`.
-    #[arg(long, default_value = "single")]
+    /// Offline: `single`, `scaled-separate:N` or `scaled-shared:N`.
+    #[arg(long, default_value = "single", conflicts_with = "deployment")]
     topology: String,
-    /// `persistent` or `transient`.
-    #[arg(long, default_value = "persistent")]
+    /// Offline: `persistent` or `transient`.
+    #[arg(long, default_value = "persistent", conflicts_with = "deployment")]
     storage: String,
-    /// The single server is read-only (scaled servers always are).
-    #[arg(long)]
+    /// Offline: the single server is read-only (scaled servers always are).
+    #[arg(long, conflicts_with = "deployment")]
     read_only: bool,
     /// The service must stay up.
     #[arg(long)]
@@ -150,11 +150,11 @@ struct PlanArgs {
     /// FHIR deletes are not allowed.
     #[arg(long)]
     no_deletes: bool,
-    /// The base URL of the instances (scaled instances get `prod-N.` before the host).
-    #[arg(long, default_value = "https://tx.example.org")]
+    /// Offline: the base URL of the instances (scaled instances get `prod-N.` before the host).
+    #[arg(long, default_value = "https://tx.example.org", conflicts_with = "deployment")]
     base_url: String,
-    /// The feed the instances preload (the candidate's feed URL), for rebuild steps.
-    #[arg(long)]
+    /// Offline: the feed the instances preload (the candidate's feed URL), for rebuild steps.
+    #[arg(long, conflicts_with = "deployment")]
     preload_feed: Option<String>,
     /// Print JSON.
     #[arg(long, conflicts_with_all = ["markdown", "mermaid"])]
