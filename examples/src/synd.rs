@@ -151,7 +151,11 @@ struct PlanArgs {
     #[arg(long)]
     no_deletes: bool,
     /// Offline: the base URL of the instances (scaled instances get `prod-N.` before the host).
-    #[arg(long, default_value = "https://tx.example.org", conflicts_with = "deployment")]
+    #[arg(
+        long,
+        default_value = "https://tx.example.org",
+        conflicts_with = "deployment"
+    )]
     base_url: String,
     /// Offline: the feed the instances preload (the candidate's feed URL), for rebuild steps.
     #[arg(long, conflicts_with = "deployment")]

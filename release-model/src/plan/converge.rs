@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::planner::{
-    Removal, blue_green_steps, check_policy, delete_action, plan_single_read_write, removal, step,
-    verify_all,
+    Removal, blue_green_steps, check_policy, delete_action, plan_single_read_write, preload,
+    removal, step, verify_all,
 };
 use super::{Action, Expectation, Plan, Policy, Step, Strategy};
 use crate::Error;
@@ -617,25 +617,6 @@ pub fn plan_to_target(
         preload_feed: Some(url.to_owned()),
         decisions,
     })
-}
-
-/// Redoes the preload, or (with `repoint`) points the instance at the feed and restarts it,
-/// then waits for the load.
-fn preload(steps: &mut Vec<Step>, i: &Instance, repoint: Option<&str>) {
-    match repoint {
-        None => steps.push(step(i, Action::RedoPreload)),
-        Some(url) => {
-            steps.push(step(
-                i,
-                Action::SetPreloadFeed {
-                    url: url.to_owned(),
-                },
-            ));
-            steps.push(step(i, Action::Stop));
-            steps.push(step(i, Action::Start));
-        }
-    }
-    steps.push(step(i, Action::WaitForPreload));
 }
 
 /// One instance with its own storage rebuilt from `url`: the others keep serving.

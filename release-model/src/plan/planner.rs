@@ -292,16 +292,27 @@ pub fn plan(deployment: &Deployment, delta: &Delta, policy: &Policy) -> Result<P
 /// scaled topology the other instances serve meanwhile.
 pub(super) fn repoint_in_turn(steps: &mut Vec<Step>, topology: &Topology, feed: &str) {
     for i in topology.instances() {
-        steps.push(step(
-            i,
-            Action::SetPreloadFeed {
-                url: feed.to_owned(),
-            },
-        ));
-        steps.push(step(i, Action::Stop));
-        steps.push(step(i, Action::Start));
-        steps.push(step(i, Action::WaitForPreload));
+        preload(steps, i, Some(feed));
     }
+}
+
+/// Redoes the preload, or (with `repoint`) points the instance at the feed and restarts it,
+/// then waits for the load.
+pub(super) fn preload(steps: &mut Vec<Step>, i: &Instance, repoint: Option<&str>) {
+    match repoint {
+        None => steps.push(step(i, Action::RedoPreload)),
+        Some(url) => {
+            steps.push(step(
+                i,
+                Action::SetPreloadFeed {
+                    url: url.to_owned(),
+                },
+            ));
+            steps.push(step(i, Action::Stop));
+            steps.push(step(i, Action::Start));
+        }
+    }
+    steps.push(step(i, Action::WaitForPreload));
 }
 
 /// Plans the release of `candidate` to `deployment`, from the feed its instances preload now
