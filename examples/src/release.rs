@@ -293,19 +293,15 @@ struct ApiOnly;
 
 impl Infrastructure for ApiOnly {}
 
-struct Planned {
+/// What a release needs besides its plan: the syndication server, the candidate, and the
+/// deployment's record of the environment.
+struct Release {
     syndication: SyndicationClient,
     candidate: FeedName,
-    plan: Plan,
     record: DeploymentRecord,
 }
 
-fn plan_release(
-    c: &Connected,
-    target: &TargetArgs,
-    platform: Capabilities,
-    rt: &tokio::runtime::Runtime,
-) -> Result<Result<Planned, String>, Failure> {
+fn release_of(c: &Connected, target: &TargetArgs) -> Result<Release, Failure> {
     let synd = c.file.syndication.as_ref().ok_or_else(|| {
         format!(
             "{}: the deployment file names no syndication server, so no candidate can be read",
@@ -340,6 +336,22 @@ fn plan_release(
             record.preload_feeds.insert(i.name.clone(), feeds);
         }
     }
+    Ok(Release {
+        syndication,
+        candidate,
+        record,
+    })
+}
+
+/// Observes every instance and plans the release; `Ok(Err(reason))` when the planner
+/// refuses it.
+fn plan_release(
+    c: &Connected,
+    release: &Release,
+    target: &TargetArgs,
+    platform: Capabilities,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Result<Plan, String>, Failure> {
     let mut policy: Policy = c.file.policy(&c.environment).map_err(|e| e.to_string())?;
     if target.zero_downtime {
         policy = policy.with_zero_downtime(true);
@@ -350,20 +362,15 @@ fn plan_release(
     policy = policy.with_platform(platform);
     let prepared = rt.block_on(prepare(
         &c.deployment,
-        &record,
-        &candidate,
+        &release.record,
+        &release.candidate,
         &policy,
-        &syndication,
+        &release.syndication,
         Arc::clone(&c.tokens),
         &c.options,
     ));
     Ok(match prepared {
-        Ok(p) => Ok(Planned {
-            syndication,
-            candidate,
-            plan: p.plan,
-            record,
-        }),
+        Ok(p) => Ok(p.plan),
         Err(syndication_client::Error::Plan(e)) => Err(e.to_string()),
         Err(e) => return Err(e.to_string()),
     })
@@ -397,9 +404,10 @@ pub fn plan(
     let c = connect(server)?;
     let platform = infrastructure(&c, services)?.capabilities();
     let rt = runtime()?;
-    match plan_release(&c, target, platform, &rt)? {
+    let release = release_of(&c, target)?;
+    match plan_release(&c, &release, target, platform, &rt)? {
         Ok(p) => {
-            print_plan(&p.plan, &c.deployment, format, out)?;
+            print_plan(&p, &c.deployment, format, out)?;
             Ok(EXIT_OK)
         }
         Err(refused) => {
@@ -407,6 +415,49 @@ pub fn plan(
             Ok(EXIT_FINDINGS)
         }
     }
+}
+
+/// What a run would do, each infrastructure step with the command it would run; nothing is
+/// changed, saved or repointed.
+fn dry_run(
+    c: &Connected,
+    release: &Release,
+    plan: &Plan,
+    journal: &Path,
+    out: &mut dyn Write,
+) -> Result<i32, Failure> {
+    let done = if journal.exists() {
+        JournalFile::new(journal)
+            .read()
+            .map_err(|e| e.to_string())?
+    } else {
+        syndication_client::Journal::new()
+    };
+    let commands = match c
+        .file
+        .environments
+        .get(&c.environment)
+        .and_then(|e| e.commands.clone())
+    {
+        Some(commands) => Some(
+            syndication_client::CommandInfrastructure::new(commands, &c.deployment)
+                .map_err(|e| format!("{}: {e}", c.shown))?,
+        ),
+        None => None,
+    };
+    if let Some(alias) = &release.record.alias {
+        writeln!(out, "  0. point alias {alias} at {}", release.candidate).map_err(io)?;
+    }
+    for (line, step) in Executor::dry_run(plan, &done).iter().zip(&plan.steps) {
+        writeln!(out, "{line}").map_err(io)?;
+        if let Some(argv) = commands
+            .as_ref()
+            .and_then(|c| c.command_line(&step.action, &step.instance))
+        {
+            writeln!(out, "       $ {}", shell_words(&argv)).map_err(io)?;
+        }
+    }
+    Ok(EXIT_OK)
 }
 
 /// A command line as a person would type it: arguments with spaces or shell characters
@@ -478,60 +529,22 @@ pub fn apply(
     let c = connect(server)?;
     let infra = infrastructure(&c, services)?;
     let rt = runtime()?;
-    let planned = match plan_release(&c, target, infra.capabilities(), &rt)? {
-        Ok(p) => p,
-        Err(refused) => {
-            writeln!(out, "{refused}").map_err(io)?;
-            return Ok(EXIT_FINDINGS);
-        }
-    };
-    if args.dry_run {
-        let plan = match read_saved(&args.journal)? {
-            Some(saved) => saved.plan,
-            None => planned.plan,
-        };
-        let journal = JournalFile::new(&args.journal);
-        let journal = if args.journal.exists() {
-            journal.read().map_err(|e| e.to_string())?
-        } else {
-            syndication_client::Journal::new()
-        };
-        let commands = match c
-            .file
-            .environments
-            .get(&c.environment)
-            .and_then(|e| e.commands.clone())
-        {
-            Some(commands) => Some(
-                syndication_client::CommandInfrastructure::new(commands, &c.deployment)
-                    .map_err(|e| format!("{}: {e}", c.shown))?,
-            ),
-            None => None,
-        };
-        if let Some(alias) = &planned.record.alias {
-            writeln!(out, "  0. point alias {alias} at {}", planned.candidate).map_err(io)?;
-        }
-        for (line, step) in Executor::dry_run(&plan, &journal).iter().zip(&plan.steps) {
-            writeln!(out, "{line}").map_err(io)?;
-            if let Some(argv) = commands
-                .as_ref()
-                .and_then(|c| c.command_line(&step.action, &step.instance))
-            {
-                writeln!(out, "       $ {}", shell_words(&argv)).map_err(io)?;
-            }
-        }
-        return Ok(EXIT_OK);
+    let planned = release_of(&c, target)?;
+    let saved = read_saved(&args.journal)?;
+    if let Some(saved) = &saved
+        && (saved.environment != c.environment || saved.candidate != planned.candidate.as_str())
+    {
+        return Err(format!(
+            "{} holds the release of {} to {}: finish it, or use another journal",
+            args.journal.display(),
+            saved.candidate,
+            saved.environment
+        ));
     }
-    let plan = match read_saved(&args.journal)? {
+    // A run that began is resumed with its saved plan, never planned again from a
+    // half-released state (an instance stopped mid-rebuild cannot even be observed).
+    let plan = match saved {
         Some(saved) => {
-            if saved.environment != c.environment || saved.candidate != planned.candidate.as_str() {
-                return Err(format!(
-                    "{} holds the release of {} to {}: finish it, or use another journal",
-                    args.journal.display(),
-                    saved.candidate,
-                    saved.environment
-                ));
-            }
             writeln!(
                 out,
                 "resuming the plan saved at {} (made from the state observed when it began)",
@@ -541,7 +554,16 @@ pub fn apply(
             saved.plan
         }
         None => {
-            let mut plan = planned.plan.clone();
+            let mut plan = match plan_release(&c, &planned, target, infra.capabilities(), &rt)? {
+                Ok(p) => p,
+                Err(refused) => {
+                    writeln!(out, "{refused}").map_err(io)?;
+                    return Ok(EXIT_FINDINGS);
+                }
+            };
+            if args.dry_run {
+                return dry_run(&c, &planned, &plan, &args.journal, out);
+            }
             if let Some(path) = &args.notice {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -560,6 +582,9 @@ pub fn apply(
             saved.plan
         }
     };
+    if args.dry_run {
+        return dry_run(&c, &planned, &plan, &args.journal, out);
+    }
     print_plan(&plan, &c.deployment, Format::Markdown, out)?;
     // Production of a comprehensive deployment runs only after staging verified the same
     // target; without either flag the executor refuses it and says why.

@@ -248,7 +248,9 @@ fn plan_then_apply_staging_then_production_from_a_deployment_file() {
         "staging was not recorded (no --record)"
     );
 
-    // Applied again with the same journal, the release is already done: nothing repeats.
+    // Applied again with the same journal, the release is already done: nothing repeats,
+    // and nothing is planned again (prod-1, now down, could not even be observed).
+    w.infra.server("prod-1").expect("instance").stop();
     let (code, out, err) = w.synd(&args);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("resuming the plan saved at"), "{out}");
