@@ -595,3 +595,27 @@ async fn a_rollback_that_only_adds_back_is_no_rebuild() {
         assert_eq!(w.content(n), set(&[A, B]), "{n}");
     }
 }
+
+// With no downtime allowed, a shared store that must lose content is replaced by new
+// instances built from the target, verified before and after the switch.
+#[tokio::test]
+async fn no_downtime_replaces_a_shared_store_with_verified_new_instances() {
+    let w = World::new(
+        Shape::Shared(2),
+        Access::ReadOnly,
+        Storage::Transient,
+        Preload::Alias,
+    )
+    .await;
+    w.authoring.set_syndicated("CodeSystem", "b", false);
+    let rc2 = w.cut("20261101T0900").await;
+    let (_, production) = w
+        .release(&rc2, &Policy::default().with_zero_downtime(true))
+        .await;
+    assert_eq!(production.plan.strategy, Strategy::BlueGreen);
+    assert!(!production.plan.downtime);
+    assert_eq!(w.infra.routed(), ["prod-0-green", "prod-1-green"]);
+    for g in ["prod-0-green", "prod-1-green"] {
+        assert_eq!(w.content(g), set(&[A]), "{g}");
+    }
+}

@@ -309,6 +309,28 @@ fn a_shared_store_is_written_through_one_instance() {
     assert_eq!(p.strategy, Strategy::BlueGreen);
     assert!(p.decisions.iter().all(|d| d.choice == Choice::BlueGreen));
     assert!(!p.downtime);
+    // Nothing acts on an instance once it is retired; the new ones end verified.
+    for i in d.topology.instances() {
+        let retired = p
+            .steps
+            .iter()
+            .position(|s| s.instance == i.name && matches!(s.action, Action::RetireInstance))
+            .expect("retired");
+        assert!(
+            !p.steps[retired + 1..].iter().any(|s| s.instance == i.name),
+            "{} is acted on after it is retired",
+            i.name
+        );
+        let green = format!("{}-green", i.name);
+        assert!(
+            p.steps
+                .iter()
+                .rev()
+                .find(|s| s.instance.as_str() == green)
+                .is_some_and(|s| matches!(s.action, Action::Verify { .. })),
+            "{green} ends verified"
+        );
+    }
 }
 
 // Rollback is a release whose target is the last good candidate: additive when the bad
