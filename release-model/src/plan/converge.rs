@@ -4,15 +4,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::planner::{
-    Removal, blue_green_steps, check_policy, delete_action, plan_single_read_write, preload,
-    removal, step, verify_all,
+use super::planner::{check_policy, plan_single_read_write};
+use super::steps::{
+    Removal, blue_green_steps, delete_action, preload, rebuild, removal, step, verify_all,
+    wipe_steps,
 };
 use super::{Action, Expectation, Plan, Policy, Step, Strategy};
 use crate::Error;
 use crate::delta::{Delta, DeltaItem};
 use crate::deployment::{
-    Deployment, DeploymentModel, Instance, InstanceName, ReleaseCandidate, Storage, Topology,
+    Deployment, DeploymentModel, Instance, InstanceName, ReleaseCandidate, Topology,
 };
 use crate::state::{DeploymentState, InstanceState};
 
@@ -499,7 +500,7 @@ pub fn plan_to_target(
         blue_green_steps(&mut steps, topology, Some(url), change);
     } else {
         if shared && chosen(Choice::Rebuild) {
-            super::planner::wipe_steps(&mut steps, topology, Some(url));
+            wipe_steps(&mut steps, topology, Some(url));
         }
         for (need, decision) in needs.iter().zip(&decisions) {
             let i = need.instance;
@@ -621,26 +622,6 @@ pub fn plan_to_target(
         preload_feed: Some(url.to_owned()),
         decisions,
     })
-}
-
-/// One instance with its own storage rebuilt from `url`: the others keep serving.
-fn rebuild(steps: &mut Vec<Step>, i: &Instance, url: &str, storage: Storage) {
-    steps.push(step(i, Action::Stop));
-    steps.push(step(
-        i,
-        Action::SetPreloadFeed {
-            url: url.to_owned(),
-        },
-    ));
-    match storage {
-        Storage::Persistent => {
-            steps.push(step(i, Action::ClearDisk));
-            steps.push(step(i, Action::DropSchema));
-        }
-        Storage::Transient => steps.push(step(i, Action::RecreateContainer)),
-    }
-    steps.push(step(i, Action::Start));
-    steps.push(step(i, Action::WaitForPreload));
 }
 
 /// A single read/write server has no preload feed: what it holds and the target removes is

@@ -72,6 +72,7 @@ use crate::resource::ResourceType;
 
 mod converge;
 mod planner;
+mod steps;
 
 pub use converge::{Choice, Decision, Target, plan_to_target};
 pub use planner::{plan, plan_label_release, plan_release, plan_rollback};
