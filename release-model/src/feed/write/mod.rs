@@ -11,6 +11,10 @@ use super::read::{Limits, ReadOptions, read_feed};
 use super::values::{AtomDate, Checked};
 use crate::Error;
 
+mod escape;
+
+use escape::{escape_attr, escape_text};
+
 /// What the document is written for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -676,45 +680,6 @@ impl Writer {
                 Node::Text(t) => escape_text(&mut self.out, t),
                 Node::Element(e) => self.element(e),
             }
-        }
-    }
-}
-
-fn escape_text(out: &mut String, s: &str) {
-    if !s.bytes().any(|b| matches!(b, b'&' | b'<' | b'>' | b'\r')) {
-        out.push_str(s);
-        return;
-    }
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            // A literal CR would be normalised away by the next reader.
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn escape_attr(out: &mut String, s: &str) {
-    if !s
-        .bytes()
-        .any(|b| matches!(b, b'&' | b'<' | b'"' | b'\t' | b'\n' | b'\r'))
-    {
-        out.push_str(s);
-        return;
-    }
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '"' => out.push_str("&quot;"),
-            // Literal white space in attribute values is normalised to spaces on reading.
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
         }
     }
 }
