@@ -334,6 +334,28 @@ fn a_release_the_platform_cannot_carry_out_is_refused_and_bad_names_are_bad_inpu
         Some("release-candidate-20261001T0900")
     );
 
+    // A notice that cannot be read is bad input, and nothing is saved or changed.
+    let staging = w.path("staging.journal");
+    let missing = w.path("no-such-notice.json");
+    let apply = [
+        "apply",
+        file.as_str(),
+        "--allow-insecure-http",
+        "--candidate",
+        &rc2,
+        "--environment",
+        "staging",
+        "--journal",
+        &staging,
+        "--notice",
+        &missing,
+    ];
+    let (code, _, err) = w.synd(&apply);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no-such-notice.json"), "{err}");
+    assert!(!Path::new(&format!("{staging}.plan.json")).exists());
+    assert_eq!(w.content("staging"), has(&[A]));
+
     args[4] = "release-candidate-20991231T2359";
     let (code, _, err) = w.synd(&args);
     assert_eq!(code, 2);
