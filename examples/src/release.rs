@@ -265,12 +265,22 @@ fn infrastructure(c: &Connected, services: &Services) -> Result<Arc<dyn Infrastr
     if let Some(i) = &services.infrastructure {
         return Ok(Arc::clone(i));
     }
+    Ok(match commands_of(c)? {
+        Some(infra) => Arc::new(infra),
+        None => Arc::new(ApiOnly),
+    })
+}
+
+/// The environment's commands and databases as an adapter; `None` when it has neither.
+fn commands_of(
+    c: &Connected,
+) -> Result<Option<syndication_client::CommandInfrastructure>, Failure> {
     let Some(env) = c.file.environments.get(&c.environment) else {
-        return Ok(Arc::new(ApiOnly));
+        return Ok(None);
     };
     let databases = env.instances.iter().any(|i| i.database.is_some());
     let commands = match (&env.commands, databases) {
-        (None, false) => return Ok(Arc::new(ApiOnly)),
+        (None, false) => return Ok(None),
         (commands, _) => commands.clone().unwrap_or_default(),
     };
     let mut infra = syndication_client::CommandInfrastructure::new(commands, &c.deployment)
@@ -284,7 +294,7 @@ fn infrastructure(c: &Connected, services: &Services) -> Result<Arc<dyn Infrastr
             infra = infra.with_database(name, reset);
         }
     }
-    Ok(Arc::new(infra))
+    Ok(Some(infra))
 }
 
 /// No platform adapter: only what the servers' API does (redo the preload, deletes,
@@ -433,18 +443,7 @@ fn dry_run(
     } else {
         syndication_client::Journal::new()
     };
-    let commands = match c
-        .file
-        .environments
-        .get(&c.environment)
-        .and_then(|e| e.commands.clone())
-    {
-        Some(commands) => Some(
-            syndication_client::CommandInfrastructure::new(commands, &c.deployment)
-                .map_err(|e| format!("{}: {e}", c.shown))?,
-        ),
-        None => None,
-    };
+    let commands = commands_of(c)?;
     if let Some(alias) = &release.record.alias {
         writeln!(out, "  0. point alias {alias} at {}", release.candidate).map_err(io)?;
     }
@@ -656,7 +655,8 @@ pub fn apply(
         .map_err(io)?;
         return Ok(EXIT_FINDINGS);
     }
-    let feed = plan.preload_feed.clone().unwrap_or_default();
+    // A plan that names no feed leaves the instances on the one they preload.
+    let feed = plan.preload_feed.as_deref();
     writeln!(
         out,
         "released {} to {}: every instance verified for the whole target",
@@ -665,7 +665,7 @@ pub fn apply(
     .map_err(io)?;
     if args.record {
         let mut file = c.file.clone();
-        file.record_release(&c.environment, planned.candidate.as_str(), &feed)
+        file.record_release(&c.environment, planned.candidate.as_str(), feed)
             .map_err(|e| e.to_string())?;
         write_atomically(
             &server.deployment,
@@ -675,8 +675,12 @@ pub fn apply(
     } else {
         writeln!(
             out,
-            "record it in {}: environments.{}.candidate = {}, preload_feed = {feed} (or pass --record)",
-            c.shown, c.environment, planned.candidate
+            "record it in {}: environments.{}.candidate = {}{} (or pass --record)",
+            c.shown,
+            c.environment,
+            planned.candidate,
+            feed.map(|f| format!(", preload_feed = {f}"))
+                .unwrap_or_default()
         )
         .map_err(io)?;
     }

@@ -539,7 +539,8 @@ impl DeploymentFile {
     }
 
     /// Records that environment `name` was released `candidate`, its instances now
-    /// preloading `preload_feed`: what the next release is planned from.
+    /// preloading `preload_feed` (unchanged when `None`): what the next release is planned
+    /// from.
     ///
     /// # Errors
     /// [`Error::DeploymentFile`] when there is no such environment.
@@ -547,16 +548,18 @@ impl DeploymentFile {
         &mut self,
         name: &str,
         candidate: &str,
-        preload_feed: &str,
+        preload_feed: Option<&str>,
     ) -> Result<(), Error> {
         let env = self
             .environments
             .get_mut(name)
             .ok_or_else(|| invalid(format!("environments.{name}"), "no such environment"))?;
         env.candidate = Some(candidate.to_owned());
-        env.preload_feed = Some(preload_feed.to_owned());
-        for i in &mut env.instances {
-            i.preload_feeds.clear();
+        if let Some(feed) = preload_feed {
+            env.preload_feed = Some(feed.to_owned());
+            for i in &mut env.instances {
+                i.preload_feeds.clear();
+            }
         }
         Ok(())
     }
@@ -673,7 +676,7 @@ mod tests {
             crate::plan::PreloadSchedule::CronOnEveryInstance { .. }
         ));
         let alias = "https://synd.example.org/alias/production/syndication.xml";
-        f.record_release("production", "release-candidate-20261203T0900", alias)
+        f.record_release("production", "release-candidate-20261203T0900", Some(alias))
             .expect("known");
         let again = DeploymentFile::from_json(&f.to_json().expect("writes")).expect("reads");
         assert_eq!(again, f);

@@ -181,19 +181,13 @@ impl CommandInfrastructure {
             .map(|(_, argv)| self.substitute(argv, instance, action))
     }
 
-    async fn run(
+    /// Runs `argv` without a shell, killed after the timeout: its exit status and output.
+    async fn execute(
         &self,
         operation: &'static str,
         instance: &InstanceName,
-        action: &Action,
-    ) -> Result<String, Error> {
-        let Some((_, template)) = self.template(action) else {
-            return Err(Error::NotSupported {
-                operation,
-                instance: instance.to_string(),
-            });
-        };
-        let argv = self.substitute(template, instance, action);
+        argv: &[String],
+    ) -> Result<std::process::Output, Error> {
         let (program, args) = argv.split_first().ok_or_else(|| Error::Config {
             message: format!("the {operation} command is empty"),
         })?;
@@ -211,7 +205,7 @@ impl CommandInfrastructure {
             .spawn()
             .map_err(|e| fail(format!("cannot run '{program}': {e}")))?;
         tracing::info!(%instance, operation, command = ?argv, "running");
-        let output = tokio::time::timeout(self.timeout, child.wait_with_output())
+        tokio::time::timeout(self.timeout, child.wait_with_output())
             .await
             .map_err(|_| {
                 fail(format!(
@@ -219,7 +213,24 @@ impl CommandInfrastructure {
                     self.timeout.as_secs()
                 ))
             })?
-            .map_err(|e| fail(format!("'{program}': {e}")))?;
+            .map_err(|e| fail(format!("'{program}': {e}")))
+    }
+
+    async fn run(
+        &self,
+        operation: &'static str,
+        instance: &InstanceName,
+        action: &Action,
+    ) -> Result<String, Error> {
+        let Some((_, template)) = self.template(action) else {
+            return Err(Error::NotSupported {
+                operation,
+                instance: instance.to_string(),
+            });
+        };
+        let argv = self.substitute(template, instance, action);
+        let output = self.execute(operation, instance, &argv).await?;
+        let program = argv.first().map_or("", String::as_str);
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),
@@ -227,15 +238,19 @@ impl CommandInfrastructure {
         );
         let kept = keep_end(&text);
         if !output.status.success() {
-            return Err(fail(format!(
-                "'{program}' exited with {}{}",
-                output.status,
-                if kept.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {kept}")
-                }
-            )));
+            return Err(Error::Infrastructure {
+                instance: instance.to_string(),
+                operation,
+                message: format!(
+                    "'{program}' exited with {}{}",
+                    output.status,
+                    if kept.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {kept}")
+                    }
+                ),
+            });
         }
         if let Ok(mut outputs) = self.outputs.lock() {
             outputs.insert(instance.clone(), kept);
@@ -313,30 +328,8 @@ impl Infrastructure for CommandInfrastructure {
             .into_iter()
             .map(|a| a.replace("{wipe}", wipe))
             .collect();
-        let (program, args) = argv.split_first().ok_or_else(|| Error::Config {
-            message: "the is_wiped command is empty".into(),
-        })?;
-        let status = tokio::time::timeout(
-            self.timeout,
-            tokio::process::Command::new(program)
-                .args(args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .status(),
-        )
-        .await
-        .map_err(|_| Error::Infrastructure {
-            instance: instance.to_string(),
-            operation: "is-wiped",
-            message: format!("'{program}' did not finish in time"),
-        })?
-        .map_err(|e| Error::Infrastructure {
-            instance: instance.to_string(),
-            operation: "is-wiped",
-            message: format!("cannot run '{program}': {e}"),
-        })?;
+        let status = self.execute("is-wiped", instance, &argv).await?.status;
+        let program = argv.first().map_or("", String::as_str);
         match status.code() {
             Some(0) => Ok(true),
             Some(1) => Ok(false),

@@ -171,6 +171,12 @@ fn preloads(deployment: &Deployment, seen: &InstanceState) -> Vec<String> {
     }
 }
 
+/// Whether an instance preloading `preloads` must be pointed at `url`: it does not preload
+/// it, or preloads other feeds beside it.
+fn must_repoint(preloads: &[String], url: &str) -> bool {
+    preloads.iter().all(|f| f != url) || preloads.len() > 1
+}
+
 fn rejected<T>(reason: String) -> Result<T, Error> {
     Err(Error::PolicyRejected { reason })
 }
@@ -309,13 +315,14 @@ pub fn plan_to_target(
             Ok(Need {
                 instance: i,
                 delta: instance_delta(change, seen),
-                repoint: preloads.iter().all(|f| f != url) || preloads.len() > 1,
+                repoint: must_repoint(&preloads, url),
                 preloads,
             })
         })
         .collect::<Result<_, Error>>()?;
 
     let platform = &policy.platform;
+    let can_repoint = platform.restart && platform.set_preload_feed;
     let shared = topology.is_shared();
     let in_turn = !shared && topology.instances().len() > 1;
     let rebuild_fits = policy.max_downtime.is_none_or(|m| policy.rebuild_time <= m);
@@ -347,7 +354,7 @@ pub fn plan_to_target(
                         "{holds} and preloads {url}: redoing the preload adds the {missing} missing (a preload only adds what is not there, SERVERS.md §1.4.3)"
                     ),
                 ),
-                _ if platform.restart && platform.set_preload_feed => (
+                _ if can_repoint => (
                     Choice::Repoint,
                     format!(
                         "{holds} and preloads {from}, not {url}: pointed at it and restarted, since the preload feed is read at start-up (SERVERS.md §1.6.3, \"Deploy a release candidate\"){}",
@@ -376,7 +383,7 @@ pub fn plan_to_target(
                 && policy.fhir_deletes_allowed
                 && undeletable.is_empty()
                 && (stale <= policy.max_deletes || !can_rebuild)
-                && (!need.repoint || platform.restart && platform.set_preload_feed);
+                && (!need.repoint || can_repoint);
             if deletes {
                 (
                     Choice::DeleteThenPreload,
@@ -441,7 +448,7 @@ pub fn plan_to_target(
         for i in topology.instances().iter().filter(|i| &i.name != through) {
             let seen = observed(state, i)?;
             let preloads = preloads(deployment, seen);
-            let repoint = preloads.iter().all(|f| f != url) || preloads.len() > 1;
+            let repoint = must_repoint(&preloads, url);
             let (choice, rationale) = match lead {
                 Some(Choice::Rebuild) => (
                     Choice::Rebuild,
@@ -454,7 +461,7 @@ pub fn plan_to_target(
                     "replaced with the others by new instances built from the target's feed"
                         .to_owned(),
                 ),
-                _ if repoint && !(platform.restart && platform.set_preload_feed) => {
+                _ if repoint && !can_repoint => {
                     return rejected(format!(
                         "{} preloads {}, not {url}: it must be pointed at the target's feed and restarted, which the platform cannot do",
                         i.name,
