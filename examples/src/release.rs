@@ -287,14 +287,40 @@ fn commands_of(
         .map_err(|e| format!("{}: {e}", c.shown))?;
     for entry in &env.instances {
         if let Some(db) = &entry.database {
-            let name = release_model::deployment::InstanceName::new(&entry.name)
-                .map_err(|e| e.to_string())?;
-            let reset = syndication_client::SchemaReset::from_env(name.clone(), db.clone())
-                .map_err(|e| format!("{}: {e}", c.shown))?;
-            infra = infra.with_database(name, reset);
+            infra = with_database(infra, c, &entry.name, db)?;
         }
     }
     Ok(Some(infra))
+}
+
+/// The adapter resetting `instance`'s schema through its database.
+#[cfg(feature = "postgres")]
+fn with_database(
+    infra: syndication_client::CommandInfrastructure,
+    c: &Connected,
+    instance: &str,
+    db: &release_model::deployment_file::Database,
+) -> Result<syndication_client::CommandInfrastructure, Failure> {
+    let name = release_model::deployment::InstanceName::new(instance).map_err(|e| e.to_string())?;
+    let reset = syndication_client::SchemaReset::from_env(name.clone(), db.clone())
+        .map_err(|e| format!("{}: {e}", c.shown))?;
+    Ok(infra.with_database(name, reset))
+}
+
+/// Without PostgreSQL support a database in the file is refused before anything runs, rather
+/// than its schema left to a command that may not exist.
+#[cfg(not(feature = "postgres"))]
+fn with_database(
+    _infra: syndication_client::CommandInfrastructure,
+    c: &Connected,
+    instance: &str,
+    _db: &release_model::deployment_file::Database,
+) -> Result<syndication_client::CommandInfrastructure, Failure> {
+    Err(format!(
+        "{}: instance {instance} names a database, but this synd was built without PostgreSQL \
+         support (build it with --features postgres)",
+        c.shown
+    ))
 }
 
 /// No platform adapter: only what the servers' API does (redo the preload, deletes,

@@ -12,6 +12,7 @@ use release_model::plan::{Action, Capabilities};
 
 use crate::error::Error;
 use crate::executor::{Infrastructure, Wipe};
+#[cfg(feature = "postgres")]
 use crate::postgres::SchemaReset;
 
 /// How long a command may run when the file sets no `timeout_seconds`.
@@ -64,6 +65,7 @@ pub struct CommandInfrastructure {
     base_urls: HashMap<InstanceName, BaseUrl>,
     timeout: Duration,
     outputs: Mutex<HashMap<InstanceName, String>>,
+    #[cfg(feature = "postgres")]
     databases: HashMap<InstanceName, SchemaReset>,
 }
 
@@ -116,6 +118,7 @@ impl CommandInfrastructure {
             commands,
             timeout,
             outputs: Mutex::new(HashMap::new()),
+            #[cfg(feature = "postgres")]
             databases: HashMap::new(),
         })
     }
@@ -123,10 +126,23 @@ impl CommandInfrastructure {
     /// The same, resetting `instance`'s schema through its database directly
     /// ([`SchemaReset`]) instead of a `drop_schema` command, and answering whether it is
     /// wiped from the database too.
+    #[cfg(feature = "postgres")]
     #[must_use]
     pub fn with_database(mut self, instance: InstanceName, reset: SchemaReset) -> Self {
         self.databases.insert(instance, reset);
         self
+    }
+
+    /// Whether every instance's schema is reset through its database.
+    fn resets_every_schema(&self) -> bool {
+        #[cfg(feature = "postgres")]
+        return !self.databases.is_empty()
+            && self
+                .base_urls
+                .keys()
+                .all(|i| self.databases.contains_key(i));
+        #[cfg(not(feature = "postgres"))]
+        false
     }
 
     fn template(&self, action: &Action) -> Option<(&'static str, &[String])> {
@@ -266,12 +282,7 @@ impl Infrastructure for CommandInfrastructure {
         let mut caps = Capabilities::none();
         caps.restart = c.stop.is_some() && c.start.is_some();
         caps.clear_disk = c.clear_disk.is_some();
-        caps.drop_schema = c.drop_schema.is_some()
-            || (!self.databases.is_empty()
-                && self
-                    .base_urls
-                    .keys()
-                    .all(|i| self.databases.contains_key(i)));
+        caps.drop_schema = c.drop_schema.is_some() || self.resets_every_schema();
         caps.recreate_container = c.recreate_container.is_some();
         caps.set_preload_feed = c.set_preload_feed.is_some();
         caps.create_instances = c.create_instance.is_some() && c.retire_instance.is_some();
@@ -294,6 +305,7 @@ impl Infrastructure for CommandInfrastructure {
     }
 
     async fn drop_schema(&self, instance: &InstanceName) -> Result<(), Error> {
+        #[cfg(feature = "postgres")]
         if let Some(db) = self.databases.get(instance) {
             return db.reset().await;
         }
@@ -309,6 +321,7 @@ impl Infrastructure for CommandInfrastructure {
     }
 
     async fn is_wiped(&self, instance: &InstanceName, wipe: Wipe) -> Result<bool, Error> {
+        #[cfg(feature = "postgres")]
         if let (Wipe::Schema, Some(db)) = (wipe, self.databases.get(instance)) {
             return db.is_empty().await;
         }

@@ -10,6 +10,7 @@ mod fanout;
 mod http;
 mod journal;
 mod observe;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod release;
 mod secret;
@@ -32,6 +33,7 @@ pub use fanout::fan_out;
 pub use http::{ClientOptions, RetryPolicy};
 pub use journal::{Journal, JournalFile, JournalStore, Outcome, Record, plan_fingerprint};
 pub use observe::{Observed, observe};
+#[cfg(feature = "postgres")]
 pub use postgres::SchemaReset;
 pub use release::{Prepared, Record as DeploymentRecord, candidate_name, prepare};
 pub use secret::{AccessToken, ClientSecret};
