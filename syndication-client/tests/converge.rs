@@ -19,17 +19,11 @@ use syndication_client::{
     StagingGate, SyndicationClient, WaitPolicy, prepare,
 };
 
-const A: &str = "http://example.org/ValueSet/a";
-const B: &str = "http://example.org/CodeSystem/b";
-const C: &str = "http://example.org/ValueSet/c";
-const D: &str = "http://example.org/ValueSet/d";
+mod common;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Shape {
-    Single,
-    Separate(usize),
-    Shared(usize),
-}
+use common::{A, B, C, Shape, at, noticed};
+
+const D: &str = "http://example.org/ValueSet/d";
 
 /// How the instances are deployed: preloading an alias, or a fixed candidate URL.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,13 +60,6 @@ fn name(stamp: &str) -> FeedName {
     FeedName::from(
         &ReleaseCandidateName::parse(&format!("release-candidate-{stamp}")).expect("valid"),
     )
-}
-
-/// 2026-12-14 at `hour`:00.
-fn at(hour: u32) -> chrono::NaiveDateTime {
-    chrono::NaiveDate::from_ymd_opt(2026, 12, 14)
-        .and_then(|d| d.and_hms_opt(hour, 0, 0))
-        .expect("valid")
 }
 
 impl World {
@@ -227,7 +214,7 @@ impl World {
         )
         .expect("executor")
         .with_clock(Arc::new(self.registry.clock()))
-        .with_wall_clock(|| at(20) + chrono::Duration::minutes(30))
+        .with_wall_clock(|| at(14, 20) + chrono::Duration::minutes(30))
     }
 
     /// Points the environment's alias at the candidate (what `synd apply` does first), runs
@@ -293,27 +280,6 @@ impl World {
 
     fn every(&self) -> impl Iterator<Item = &String> {
         self.staging.names.iter().chain(&self.production.names)
-    }
-}
-
-/// The plan with the notice its downtime needs (for a window on 14 December 20:00–23:00,
-/// given on 27 November).
-fn noticed(p: &Plan) -> Plan {
-    use release_model::notice::{DowntimeWindow, Notice, ReleaseKind, WorkingDayCalendar};
-    let window = DowntimeWindow::new(at(20), at(23)).expect("a window");
-    match Notice::for_plan(
-        p,
-        ReleaseKind::Content,
-        window,
-        vec!["Hospital A".into()],
-        &WorkingDayCalendar::new(),
-    )
-    .expect("fits the window")
-    {
-        Some(n) => p
-            .clone()
-            .with_notice(n.given(chrono::NaiveDate::from_ymd_opt(2026, 11, 27).expect("valid"))),
-        None => p.clone(),
     }
 }
 

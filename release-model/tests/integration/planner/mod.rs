@@ -1,5 +1,9 @@
 //! The planner's rules, each tested by name; a decision table over topology × storage ×
-//! access × delta kind × policy; golden runbooks.
+//! access × delta kind × policy and golden runbooks (`table`); releases to a new candidate
+//! (`candidates`).
+
+mod candidates;
+mod table;
 
 use std::time::Duration;
 
@@ -19,7 +23,7 @@ use release_model::plan::{
 };
 use release_model::resource::ResourceType;
 
-fn inst(name: &str, access: Access, storage: Storage) -> Instance {
+pub(crate) fn inst(name: &str, access: Access, storage: Storage) -> Instance {
     Instance::new(
         InstanceName::new(name).expect("valid name"),
         BaseUrl::new(&format!("https://{name}.tx.example.org")).expect("valid URL"),
@@ -60,7 +64,7 @@ pub(crate) fn item(id: &str, v: &str, ct: ContentType) -> DeltaItem {
 }
 
 /// The last good release candidate the rollback tests return to.
-fn last_good() -> ReleaseCandidate {
+pub(crate) fn last_good() -> ReleaseCandidate {
     ReleaseCandidate::new(
         ReleaseCandidateName::parse("release-candidate-20261101T0900").expect("valid"),
         "https://synd.example.org/feed/release-candidate-20261101T0900/syndication.xml",
@@ -87,7 +91,7 @@ pub(crate) fn removal() -> Delta {
     d
 }
 
-fn replaced() -> Delta {
+pub(crate) fn replaced() -> Delta {
     let mut d = Delta::default();
     d.replaced.push(item(
         "http://example.org/ValueSet/body-sites",
@@ -101,7 +105,7 @@ pub(crate) fn count(p: &Plan, name: &str) -> usize {
     p.steps.iter().filter(|s| s.action.name() == name).count()
 }
 
-fn names(p: &Plan, action: &str) -> Vec<String> {
+pub(crate) fn names(p: &Plan, action: &str) -> Vec<String> {
     p.steps
         .iter()
         .filter(|s| s.action.name() == action)
@@ -540,277 +544,5 @@ fn a_plan_with_downtime_needs_notice() {
         Notice::for_plan(&add, ReleaseKind::Content, window, audience(), &cal).expect("ok"),
         None,
         "a content release without downtime carries no notice"
-    );
-}
-
-/// Every cell: topology × storage × access × delta kind × policy → the expected strategy.
-#[test]
-fn decision_table() {
-    #[derive(Clone, Copy, Debug)]
-    enum Kind {
-        Add,
-        Remove,
-        Replace,
-    }
-    #[derive(Clone, Copy, Debug)]
-    enum Pol {
-        Default,
-        NoDeletes,
-        ZeroDowntime,
-    }
-    let mut cells = 0;
-    for shape in [Shape::Single, Shape::Separate(3), Shape::Shared(3)] {
-        for storage in [Storage::Persistent, Storage::Transient] {
-            for access in [Access::ReadWrite, Access::ReadOnly] {
-                if shape != Shape::Single && access == Access::ReadWrite {
-                    continue; // scaled instances are read-only by construction
-                }
-                for kind in [Kind::Add, Kind::Remove, Kind::Replace] {
-                    for pol in [Pol::Default, Pol::NoDeletes, Pol::ZeroDowntime] {
-                        let delta = match kind {
-                            Kind::Add => additive(),
-                            Kind::Remove => removal(),
-                            Kind::Replace => replaced(),
-                        };
-                        let policy = match pol {
-                            Pol::Default => Policy::default(),
-                            Pol::NoDeletes => Policy::default().with_fhir_deletes(false),
-                            Pol::ZeroDowntime => Policy::default().with_zero_downtime(true),
-                        };
-                        let writable = access == Access::ReadWrite;
-                        let expected = match (kind, writable, pol) {
-                            (Kind::Add, _, _) => Strategy::Additive,
-                            (_, true, Pol::Default | Pol::ZeroDowntime) => {
-                                Strategy::DeleteThenPreload
-                            }
-                            (_, _, Pol::ZeroDowntime) => Strategy::BlueGreen,
-                            _ => Strategy::WipeAndRestart,
-                        };
-                        let p = plan(&deployment(shape, storage, access), &delta, &policy)
-                            .expect("plans");
-                        assert_eq!(
-                            p.strategy, expected,
-                            "{shape:?} {storage:?} {access:?} {kind:?} {pol:?}"
-                        );
-                        assert_eq!(
-                            p.downtime,
-                            expected == Strategy::WipeAndRestart,
-                            "{shape:?} {storage:?} {access:?} {kind:?} {pol:?}"
-                        );
-                        if expected == Strategy::WipeAndRestart {
-                            let rebuild = if storage == Storage::Persistent {
-                                "clear-disk"
-                            } else {
-                                "recreate-container"
-                            };
-                            assert!(count(&p, rebuild) > 0, "{shape:?} {storage:?}");
-                        }
-                        cells += 1;
-                    }
-                }
-            }
-        }
-    }
-    assert_eq!(
-        cells,
-        2 * 2 * 9 + 2 * 2 * 9,
-        "single: 2 storages × 2 accesses; scaled: 2 shapes × 2 storages"
-    );
-}
-
-#[test]
-fn golden_runbooks() {
-    let p = plan(
-        &deployment(Shape::Separate(2), Storage::Persistent, Access::ReadOnly),
-        &removal(),
-        &Policy::default(),
-    )
-    .expect("plans");
-    crate::golden(
-        "runbook-wipe-separate.md",
-        &p.to_markdown(&deployment(
-            Shape::Separate(2),
-            Storage::Persistent,
-            Access::ReadOnly,
-        )),
-    );
-    let d = deployment(Shape::Single, Storage::Persistent, Access::ReadWrite);
-    let p = plan(&d, &replaced(), &Policy::default()).expect("plans");
-    crate::golden("runbook-delete-single.md", &p.to_markdown(&d));
-    crate::golden("plan-delete-single.mmd", &p.to_mermaid());
-    let d = deployment(Shape::Shared(3), Storage::Persistent, Access::ReadOnly);
-    let p = plan(&d, &additive(), &Policy::default()).expect("plans");
-    crate::golden("runbook-additive-shared.md", &p.to_markdown(&d));
-}
-
-proptest! {
-    #[test]
-    fn every_plan_for_scaled_separate_touches_every_instance(
-        n in 2usize..6,
-        kind in 0u8..3,
-        zero in any::<bool>(),
-        deletes in any::<bool>(),
-        transient in any::<bool>(),
-    ) {
-        let storage = if transient { Storage::Transient } else { Storage::Persistent };
-        let d = deployment(Shape::Separate(n), storage, Access::ReadOnly);
-        let delta = match kind { 0 => additive(), 1 => removal(), _ => replaced() };
-        let policy = Policy::default().with_zero_downtime(zero).with_fhir_deletes(deletes);
-        let p = plan(&d, &delta, &policy).expect("plans");
-        for i in d.topology.instances() {
-            prop_assert!(p.steps.iter().any(|s| s.instance == i.name), "{} untouched by {}", i.name, p.strategy);
-        }
-    }
-}
-
-// One SNOMED CT edition version is one code system version on the server, however many
-// packages carry it (RF2 full, snapshot, binary index): it is deleted once, and only after
-// the preload has loaded the edition that replaces it.
-#[test]
-fn a_snomed_version_is_deleted_once_and_after_its_successor_loads() {
-    let edition = "http://snomed.info/sct/32506021000036107";
-    let old = "http://snomed.info/sct/32506021000036107/version/20261031";
-    let new = "http://snomed.info/sct/32506021000036107/version/20261130";
-    let mut d = Delta::default();
-    for ct in [
-        ContentType::SctRf2Full,
-        ContentType::SctRf2Snapshot,
-        ContentType::BinaryIndex {
-            family: release_model::feed::BinaryIndexFamily::Rf2,
-            format_version: "2.0.15".into(),
-        },
-    ] {
-        d.removed.push(item(edition, old, ct.clone()));
-        d.added.push(item(edition, new, ct));
-    }
-    let p = plan(
-        &deployment(Shape::Single, Storage::Persistent, Access::ReadWrite),
-        &d,
-        &Policy::default(),
-    )
-    .expect("plans");
-    assert_eq!(p.strategy, Strategy::DeleteThenPreload, "{}", p.rationale);
-    let names: Vec<&str> = p.steps.iter().map(|s| s.action.name()).collect();
-    assert_eq!(count(&p, "delete-code-system"), 1, "{names:?}");
-    let at = |n: &str| names.iter().position(|x| *x == n).expect(n);
-    assert!(
-        at("redo-preload") < at("wait-for-preload")
-            && at("wait-for-preload") < at("delete-code-system"),
-        "the new version loads before the old is deleted: {names:?}"
-    );
-}
-
-// A single read/write server has no preload feed: an addition is released with labels, a
-// removal is a FHIR delete, and no plan for it ever redoes a preload.
-#[test]
-fn a_single_read_write_server_is_never_given_a_preload() {
-    let mut d = deployment(Shape::Single, Storage::Persistent, Access::ReadWrite);
-    d.model = DeploymentModel::SingleReadWrite;
-    let err = plan(&d, &additive(), &Policy::default()).expect_err("released by labels");
-    assert!(
-        matches!(&err, Error::PolicyRejected { reason } if reason.contains("plan_label_release")),
-        "{err}"
-    );
-    let p = plan(&d, &removal(), &Policy::default()).expect("plans the deletes");
-    assert_eq!(p.strategy, Strategy::Delete);
-    assert_eq!(count(&p, "redo-preload"), 0);
-    assert_eq!(count(&p, "delete-resource"), 1);
-    assert_eq!(count(&p, "verify"), 1);
-    assert!(!p.downtime);
-}
-
-// A rollback to a candidate that only adds to what is deployed needs no rebuild: each instance
-// is repointed and restarted in turn, and a scaled topology stays up meanwhile.
-#[test]
-fn a_rollback_to_a_superset_is_additive() {
-    let good = last_good();
-    let p = plan_rollback(
-        &deployment(Shape::Separate(2), Storage::Persistent, Access::ReadOnly),
-        &good,
-        &additive(),
-        &Policy::default(),
-    )
-    .expect("plans");
-    assert_eq!(p.strategy, Strategy::Rollback);
-    for wipe in [
-        "clear-disk",
-        "drop-schema",
-        "recreate-container",
-        "create-instance",
-    ] {
-        assert_eq!(count(&p, wipe), 0, "{wipe}: {}", p.rationale);
-    }
-    assert_eq!(count(&p, "set-preload-feed"), 2);
-    assert_eq!(count(&p, "stop"), 2);
-    assert!(!p.downtime, "one instance restarts while the other serves");
-    let names: Vec<(&str, &str)> = p
-        .steps
-        .iter()
-        .map(|s| (s.instance.as_str(), s.action.name()))
-        .collect();
-    let first_start = names
-        .iter()
-        .position(|n| *n == ("prod-0", "wait-for-preload"));
-    let second_stop = names.iter().position(|n| *n == ("prod-1", "stop"));
-    assert!(first_start < second_stop, "in turn: {names:?}");
-    let single = plan_rollback(
-        &deployment(Shape::Single, Storage::Persistent, Access::ReadOnly),
-        &good,
-        &additive(),
-        &Policy::default(),
-    )
-    .expect("plans");
-    assert!(single.downtime, "a single server is down while it restarts");
-}
-
-// A release to a candidate the instances do not preload yet is not a bare redoPreload (which
-// reads the old feed): each instance is pointed at the candidate and restarted in turn.
-#[test]
-fn a_release_to_a_new_candidate_url_repoints_the_instances() {
-    let d = deployment(Shape::Separate(2), Storage::Persistent, Access::ReadOnly);
-    let same = ReleaseCandidate::new(
-        ReleaseCandidateName::parse("release-candidate-20261123T0900").expect("valid"),
-        d.preload_feed
-            .clone()
-            .expect("the test deployment names its feed"),
-    );
-    let p = release_model::plan::plan_release(&d, &additive(), &same, &Policy::default())
-        .expect("plans");
-    assert_eq!(
-        count(&p, "redo-preload"),
-        2,
-        "the same feed: a redo reads it"
-    );
-    assert_eq!(count(&p, "set-preload-feed"), 0);
-
-    let newer = ReleaseCandidate::new(
-        ReleaseCandidateName::parse("release-candidate-20261201T0900").expect("valid"),
-        "https://synd.example.org/feed/release-candidate-20261201T0900/syndication.xml",
-    );
-    let p = release_model::plan::plan_release(&d, &additive(), &newer, &Policy::default())
-        .expect("plans");
-    assert_eq!(p.strategy, Strategy::Additive);
-    assert_eq!(
-        count(&p, "redo-preload"),
-        0,
-        "a redo would read the old feed"
-    );
-    assert_eq!(count(&p, "set-preload-feed"), 2);
-    assert_eq!(count(&p, "stop"), 2);
-    assert_eq!(count(&p, "verify"), 2);
-    assert!(
-        !p.downtime,
-        "in turn: one instance serves while the other restarts"
-    );
-    assert_eq!(p.preload_feed.as_deref(), Some(newer.feed_url.as_str()));
-    assert!(p.rationale.contains("restarted"), "{}", p.rationale);
-
-    // A rebuild to the new candidate already repoints.
-    let p = release_model::plan::plan_release(&d, &removal(), &newer, &Policy::default())
-        .expect("plans");
-    assert!(
-        p.steps
-            .iter()
-            .any(|s| matches!(&s.action, Action::SetPreloadFeed { url } if url == &newer.feed_url))
     );
 }
