@@ -62,7 +62,8 @@ const PLACEHOLDERS: [&str; 5] = ["instance", "base_url", "preload_feed", "instan
 #[derive(Debug)]
 pub struct CommandInfrastructure {
     commands: Commands,
-    base_urls: HashMap<InstanceName, BaseUrl>,
+    /// The deployment's instances, and those created since ([`Infrastructure::instance_created`]).
+    base_urls: Mutex<HashMap<InstanceName, BaseUrl>>,
     timeout: Duration,
     outputs: Mutex<HashMap<InstanceName, String>>,
     #[cfg(feature = "postgres")]
@@ -109,12 +110,14 @@ impl CommandInfrastructure {
             .timeout_seconds
             .map_or(DEFAULT_COMMAND_TIMEOUT, Duration::from_secs);
         Ok(Self {
-            base_urls: deployment
-                .topology
-                .instances()
-                .iter()
-                .map(|i| (i.name.clone(), i.base_url.clone()))
-                .collect(),
+            base_urls: Mutex::new(
+                deployment
+                    .topology
+                    .instances()
+                    .iter()
+                    .map(|i| (i.name.clone(), i.base_url.clone()))
+                    .collect(),
+            ),
             commands,
             timeout,
             outputs: Mutex::new(HashMap::new()),
@@ -139,8 +142,8 @@ impl CommandInfrastructure {
         return !self.databases.is_empty()
             && self
                 .base_urls
-                .keys()
-                .all(|i| self.databases.contains_key(i));
+                .lock()
+                .is_ok_and(|urls| urls.keys().all(|i| self.databases.contains_key(i)));
         #[cfg(not(feature = "postgres"))]
         false
     }
@@ -162,12 +165,12 @@ impl CommandInfrastructure {
         argv.as_deref().map(|a| (name, a))
     }
 
+    /// `argv` with the placeholders substituted. An instance whose base URL is not known (one
+    /// a run creates, before it is created) keeps `{base_url}` as written.
     fn substitute(&self, argv: &[String], instance: &InstanceName, action: &Action) -> Vec<String> {
         let base = self
-            .base_urls
-            .get(instance)
-            .map(|b| b.as_str().to_owned())
-            .unwrap_or_default();
+            .base_url(instance)
+            .map_or_else(|| "{base_url}".to_owned(), |b| b.as_str().to_owned());
         let feed = match action {
             Action::SetPreloadFeed { url } => url.clone(),
             _ => String::new(),
@@ -190,7 +193,30 @@ impl CommandInfrastructure {
             .collect()
     }
 
+    fn base_url(&self, instance: &InstanceName) -> Option<BaseUrl> {
+        self.base_urls.lock().ok()?.get(instance).cloned()
+    }
+
+    /// `argv` substituted to run: refused when it needs a base URL no instance has.
+    fn runnable(
+        &self,
+        operation: &'static str,
+        argv: &[String],
+        instance: &InstanceName,
+        action: &Action,
+    ) -> Result<Vec<String>, Error> {
+        if self.base_url(instance).is_none() && argv.iter().any(|a| a.contains("{base_url}")) {
+            return Err(Error::Infrastructure {
+                instance: instance.to_string(),
+                operation,
+                message: "the command needs {base_url}, and no base URL is known for this instance: it is not in the deployment and no create-instance step made it".into(),
+            });
+        }
+        Ok(self.substitute(argv, instance, action))
+    }
+
     /// The command `action` on `instance` would run, substituted: what a dry run prints.
+    /// An instance the run is still to create shows `{base_url}` unsubstituted.
     /// `None` when the action is no infrastructure step or has no command.
     pub fn command_line(&self, action: &Action, instance: &InstanceName) -> Option<Vec<String>> {
         self.template(action)
@@ -244,7 +270,7 @@ impl CommandInfrastructure {
                 instance: instance.to_string(),
             });
         };
-        let argv = self.substitute(template, instance, action);
+        let argv = self.runnable(operation, template, instance, action)?;
         let output = self.execute(operation, instance, &argv).await?;
         let program = argv.first().map_or("", String::as_str);
         let text = format!(
@@ -337,7 +363,7 @@ impl Infrastructure for CommandInfrastructure {
             Wipe::Container => "container",
         };
         let argv: Vec<String> = self
-            .substitute(template, instance, &Action::Stop)
+            .runnable("is-wiped", template, instance, &Action::Stop)?
             .into_iter()
             .map(|a| a.replace("{wipe}", wipe))
             .collect();
@@ -372,13 +398,21 @@ impl Infrastructure for CommandInfrastructure {
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
-        BaseUrl::new(last.trim()).map_err(|e| Error::Infrastructure {
+        let url = BaseUrl::new(last.trim()).map_err(|e| Error::Infrastructure {
             instance: instance.to_string(),
             operation: "create-instance",
             message: format!(
                 "the command's last line of output must be the new instance's base URL: {e}"
             ),
-        })
+        })?;
+        self.instance_created(instance, &url);
+        Ok(url)
+    }
+
+    fn instance_created(&self, instance: &InstanceName, base_url: &BaseUrl) {
+        if let Ok(mut urls) = self.base_urls.lock() {
+            urls.insert(instance.clone(), base_url.clone());
+        }
     }
 
     async fn retire_instance(&self, instance: &InstanceName) -> Result<(), Error> {

@@ -127,6 +127,49 @@ async fn arguments_are_substituted_one_each_without_a_shell() {
     assert!(infra.capabilities().set_preload_feed);
 }
 
+/// A blue-green instance is not in the deployment: its `{base_url}` is the URL its
+/// `create_instance` printed (or, on resume, the one the journal recorded), never empty.
+#[tokio::test]
+async fn an_instance_created_by_the_run_is_named_by_the_url_it_was_created_at() {
+    let d = dir("created");
+    let (script, log) = recorder(&d);
+    let mut c = Commands::default();
+    c.set_preload_feed = argv(&script, &log, &["{instance}", "{base_url}"]);
+    c.create_instance = argv(&script, &log, &["url", "{instance}"]);
+    let infra = CommandInfrastructure::new(c, &deployment()).expect("valid");
+    let green = InstanceName::new("green-0").expect("valid");
+    let feed = "https://synd.example.org/feed/rc2.xml";
+
+    // Before it is created a dry run shows the placeholder, and running is refused.
+    let shown = infra
+        .command_line(&Action::SetPreloadFeed { url: feed.into() }, &green)
+        .expect("a command");
+    assert_eq!(shown[3..], ["green-0", "{base_url}"]);
+    let err = infra
+        .set_preload_feed(&green, feed)
+        .await
+        .expect_err("no base URL yet");
+    assert!(
+        matches!(&err, Error::Infrastructure { instance, .. } if instance == "green-0"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("no base URL is known"), "{err}");
+    assert!(logged(&log).is_empty(), "nothing ran");
+
+    infra.create_instance(&green).await.expect("created");
+    std::fs::remove_file(&log).ok();
+    infra.set_preload_feed(&green, feed).await.expect("ran");
+    assert_eq!(logged(&log), ["green-0", "https://new.example.org"]);
+
+    // A resumed run learns it from the journal through the executor.
+    let green_1 = InstanceName::new("green-1").expect("valid");
+    let at = BaseUrl::new("https://green-1.example.org").expect("valid");
+    infra.instance_created(&green_1, &at);
+    std::fs::remove_file(&log).ok();
+    infra.set_preload_feed(&green_1, feed).await.expect("ran");
+    assert_eq!(logged(&log), ["green-1", "https://green-1.example.org"]);
+}
+
 #[tokio::test]
 async fn a_failing_command_fails_its_step_with_its_status_and_output() {
     let d = dir("failure");

@@ -208,6 +208,7 @@ impl Executor {
         }
         // Instances created by an earlier run are reached where they were created.
         for (name, url) in journal.created().collect::<Vec<_>>() {
+            self.infra.instance_created(&name, &url);
             let c = TerminologyClient::new(&url, Arc::clone(&self.tokens), self.options.clone())?;
             self.clients.insert(name, Arc::new(c));
         }
@@ -381,6 +382,7 @@ impl Executor {
         let who = &step.instance;
         if let Action::CreateInstance = &step.action {
             let url = self.infra.create_instance(who).await?;
+            self.infra.instance_created(who, &url);
             let c = TerminologyClient::new(&url, Arc::clone(&self.tokens), self.options.clone())?;
             self.clients.insert(who.clone(), Arc::new(c));
             return Ok(Some(url));

@@ -83,6 +83,13 @@ pub trait Infrastructure: Send + Sync {
     async fn create_instance(&self, instance: &InstanceName) -> Result<BaseUrl, Error> {
         not_supported("create-instance", instance)
     }
+    /// Told where an instance created by this run, or by the interrupted run it resumes, is
+    /// reached, so later steps on it (preload feed, retirement) can name it. Called after
+    /// [`create_instance`](Self::create_instance) and, on resume, for each instance the
+    /// journal records as created.
+    fn instance_created(&self, instance: &InstanceName, base_url: &BaseUrl) {
+        let _ = (instance, base_url);
+    }
     /// Retires an instance.
     async fn retire_instance(&self, instance: &InstanceName) -> Result<(), Error> {
         not_supported("retire-instance", instance)
