@@ -67,18 +67,7 @@ impl World {
     /// `storage`, each preloading `preload`.
     async fn new(shape: Shape, access: Access, storage: Storage, preload: Preload) -> Self {
         let registry = Registry::new();
-        let authoring = FakeTerminologyServer::start(&registry).await;
-        authoring.add(FakeResource::value_set("a", A, "1.0.0", "2026-10-01"));
-        authoring.add(FakeResource::code_system("b", B, "1.0.0", "2026-10-01"));
-        authoring.set_syndicated("ValueSet", "a", true);
-        authoring.set_syndicated("CodeSystem", "b", true);
-        let synd_fake = FakeSyndicationServer::start(&registry).await;
-        let synd = SyndicationClient::new(
-            &synd_fake.base_url(),
-            Arc::new(NoAuth),
-            ClientOptions::for_local_testing(),
-        )
-        .expect("client");
+        let (authoring, synd_fake, synd) = common::authoring_and_syndication(&registry).await;
         let rc1 = name("20261001T0900");
         let rc1_name = ReleaseCandidateName::parse(rc1.as_str()).expect("valid");
         synd.clone_feed(&rc1_name, &authoring.feed_url())

@@ -6,7 +6,13 @@
 
 pub(crate) mod scenario;
 
+use std::sync::Arc;
+
 use release_model::plan::Plan;
+use syndication_client::testkit::{
+    FakeResource, FakeSyndicationServer, FakeTerminologyServer, Registry,
+};
+use syndication_client::{ClientOptions, NoAuth, SyndicationClient};
 
 pub(crate) const A: &str = "http://example.org/ValueSet/a";
 pub(crate) const B: &str = "http://example.org/CodeSystem/b";
@@ -51,4 +57,28 @@ pub(crate) fn noticed(p: &Plan) -> Plan {
 /// A content item as the fakes report it: URL and version.
 pub(crate) fn item(url: &str, version: &str) -> (String, String) {
     (url.to_owned(), version.to_owned())
+}
+
+/// Authoring holding ValueSet A and CodeSystem B, both approved for syndication; a syndication
+/// server; and an anonymous client of it.
+pub(crate) async fn authoring_and_syndication(
+    registry: &Registry,
+) -> (
+    FakeTerminologyServer,
+    FakeSyndicationServer,
+    SyndicationClient,
+) {
+    let authoring = FakeTerminologyServer::start(registry).await;
+    authoring.add(FakeResource::value_set("a", A, "1.0.0", "2026-10-01"));
+    authoring.add(FakeResource::code_system("b", B, "1.0.0", "2026-10-01"));
+    authoring.set_syndicated("ValueSet", "a", true);
+    authoring.set_syndicated("CodeSystem", "b", true);
+    let fake = FakeSyndicationServer::start(registry).await;
+    let client = SyndicationClient::new(
+        &fake.base_url(),
+        Arc::new(NoAuth),
+        ClientOptions::for_local_testing(),
+    )
+    .expect("client");
+    (authoring, fake, client)
 }

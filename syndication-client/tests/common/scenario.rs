@@ -49,18 +49,7 @@ pub(crate) fn without_c() -> release_model::delta::Delta {
 impl Scenario {
     pub(crate) async fn new(shape: Shape, access: Access, storage: Storage) -> Self {
         let registry = Registry::new();
-        let authoring = FakeTerminologyServer::start(&registry).await;
-        authoring.add(FakeResource::value_set("a", A, "1.0.0", "2026-10-01"));
-        authoring.add(FakeResource::code_system("b", B, "1.0.0", "2026-10-01"));
-        authoring.set_syndicated("ValueSet", "a", true);
-        authoring.set_syndicated("CodeSystem", "b", true);
-        let synd_fake = FakeSyndicationServer::start(&registry).await;
-        let synd = SyndicationClient::new(
-            &synd_fake.base_url(),
-            Arc::new(NoAuth),
-            ClientOptions::for_local_testing(),
-        )
-        .expect("client");
+        let (authoring, synd_fake, synd) = super::authoring_and_syndication(&registry).await;
         let rc1 = ReleaseCandidateName::parse("release-candidate-20261001T0900").expect("valid");
         let deployed = synd
             .clone_feed(&rc1, &authoring.feed_url())
