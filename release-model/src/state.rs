@@ -11,7 +11,7 @@ use crate::deployment::InstanceName;
 use crate::plan::ContentSearch;
 
 /// What one instance was seen to hold.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct InstanceState {
     /// The content it serves to the caller that read it: a denied read looks like absence,
@@ -54,7 +54,7 @@ impl InstanceState {
 }
 
 /// What every instance of a deployment was seen to hold.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DeploymentState {
     /// By instance.

@@ -19,7 +19,7 @@ use crate::state::{DeploymentState, InstanceState};
 
 /// What a release is to reach: a candidate, the feed URL the instances are to preload it
 /// from, and what it changes from the candidate in use.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Target {
     /// The candidate.

@@ -491,3 +491,25 @@ fn a_held_snomed_version_is_deleted_once_after_its_successor_loads() {
         ]
     );
 }
+
+// What `synd plan` saves and a pipeline may keep between jobs: the observed state, the target
+// and the plan made from them load back equal.
+#[test]
+fn state_target_and_plan_round_trip_through_json() {
+    fn back<T: serde::Serialize + serde::de::DeserializeOwned>(value: &T) -> T {
+        let json = serde_json::to_string(value).expect("serializes");
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("reads back: {e}\n{json}"))
+    }
+    let d = deployment(Shape::Separate(2), Storage::Persistent, Access::ReadOnly);
+    let s = state(&d, |n| {
+        let mut held = holding(&[vs("a", "1"), vs("c", "1")], OLD);
+        held.preload_running = Some(n == 1);
+        held
+    });
+    let target = Target::new(candidate(), change()).through_alias(ALIAS);
+    let p = plan_to_target(&d, &s, &target, &Policy::default()).expect("plans");
+    assert_eq!(back(&s), s);
+    assert_eq!(back(&target), target);
+    assert_eq!(back(&p), p);
+    assert!(!p.decisions.is_empty(), "the plan carries its decisions");
+}
