@@ -36,6 +36,12 @@ impl World {
     /// rc1 (A) deployed on staging (one server) and production (two instances with their
     /// own storage), each preloading its alias.
     fn new(test: &str) -> Self {
+        Self::with_production(test, &["prod-0", "prod-1"])
+    }
+
+    /// The same with these production instances: one is a single server, more have their
+    /// own storage.
+    fn with_production(test: &str, production: &[&str]) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -71,7 +77,7 @@ impl World {
         let mut envs = Vec::new();
         for (env, alias, names) in [
             ("staging", "uat", vec!["staging"]),
-            ("production", "production", vec!["prod-0", "prod-1"]),
+            ("production", "production", production.to_vec()),
         ] {
             let feed = synd.alias_url(alias).expect("url");
             let mut instances = Vec::new();
@@ -87,10 +93,10 @@ impl World {
                 servers.push((n.to_owned(), Arc::new(s)));
             }
             registry.clock().advance(Duration::from_secs(60));
-            let (role, topology) = if env == "staging" {
-                ("staging", "single")
-            } else {
-                ("production", "scaled-separate")
+            let (role, topology) = match (env, production.len()) {
+                ("staging", _) => ("staging", "single"),
+                (_, 1) => ("production", "single"),
+                _ => ("production", "scaled-separate"),
             };
             envs.push(format!(
                 r#""{env}": {{"role": "{role}", "model": "comprehensive", "topology": "{topology}",
@@ -135,7 +141,15 @@ impl World {
 
     /// Runs synd with the fakes' virtual clock and infrastructure.
     fn synd(&self, args: &[&str]) -> (i32, String, String) {
+        self.synd_at(args, None)
+    }
+
+    /// The same, with the wall clock downtime notices are checked against.
+    fn synd_at(&self, args: &[&str], now: Option<chrono::NaiveDateTime>) -> (i32, String, String) {
         let mut services = Services::default();
+        if let Some(now) = now {
+            services.wall_clock = Some(Arc::new(move || now));
+        }
         services.clock = Arc::new(self.registry.clock());
         services.wait = WaitPolicy::virtual_time();
         services.infrastructure = Some(self.infra.clone());
@@ -255,6 +269,89 @@ fn plan_then_apply_staging_then_production_from_a_deployment_file() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("resuming the plan saved at"), "{out}");
     assert!(err.contains("done in an earlier run"), "{err}");
+}
+
+// A rebuild of a single production server takes the service down: apply refuses it without
+// a notice, and runs it with a notice given ten working days ahead, inside its window.
+#[test]
+fn downtime_in_production_runs_with_its_notice_file_inside_the_window() {
+    use release_model::notice::{DowntimeWindow, Notice, ReleaseKind, WorkingDayCalendar};
+    use release_model::plan::Plan;
+
+    let w = World::with_production("notice", &["prod"]);
+    w.authoring.set_syndicated("ValueSet", "a", false);
+    w.authoring
+        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+    w.authoring.set_syndicated("ValueSet", "c", true);
+    let rc2 = w.cut("20261101T0900");
+    let file = w.file.display().to_string();
+    let common = [file.as_str(), "--allow-insecure-http", "--candidate", &rc2];
+
+    let staging = w.path("staging.journal");
+    let mut args = vec!["apply"];
+    args.extend_from_slice(&common);
+    args.extend_from_slice(&["--environment", "staging", "--journal", &staging]);
+    let (code, out, err) = w.synd(&args);
+    assert_eq!(code, 0, "staging needs no notice: {out}{err}");
+    assert_eq!(w.content("staging"), has(&[C]));
+
+    // The plan names its downtime; the notice is drafted from it.
+    let mut plan_args = vec!["plan"];
+    plan_args.extend_from_slice(&common);
+    plan_args.push("--json");
+    let (code, out, err) = w.synd(&plan_args);
+    assert_eq!(code, 0, "{out}{err}");
+    let plan: Plan = serde_json::from_str(&out).expect("a plan");
+    let at = |d: u32, h: u32| {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, d)
+            .and_then(|d| d.and_hms_opt(h, 0, 0))
+            .expect("valid")
+    };
+    let window = DowntimeWindow::new(at(21, 20), at(21, 23)).expect("a window");
+    let notice = Notice::for_plan(
+        &plan,
+        ReleaseKind::Content,
+        window,
+        vec!["Hospital A".into()],
+        &WorkingDayCalendar::new(),
+    )
+    .expect("fits the window")
+    .expect("the rebuild takes the service down")
+    .given(chrono::NaiveDate::from_ymd_opt(2026, 12, 4).expect("valid"));
+    let notice_file = w.path("notice.json");
+    std::fs::write(&notice_file, serde_json::to_string(&notice).expect("JSON")).expect("written");
+
+    let journal = w.path("production.journal");
+    let mut args = vec!["apply"];
+    args.extend_from_slice(&common);
+    args.extend_from_slice(&["--journal", &journal, "--staging-journal", &staging]);
+    let inside = Some(at(21, 20) + chrono::Duration::minutes(5));
+    let (code, out, err) = w.synd_at(&args, inside);
+    assert_eq!(code, 1, "refused without a notice: {out}{err}");
+    assert!(out.contains("the plan carries no notice"), "{out}");
+    assert_eq!(w.content("prod"), has(&[A]), "production untouched");
+    std::fs::remove_file(&journal).ok();
+    std::fs::remove_file(format!("{journal}.plan.json")).ok();
+
+    // Before its window opens the notice does not let it run either.
+    args.extend_from_slice(&["--notice", &notice_file]);
+    let (code, out, err) = w.synd_at(&args, Some(at(21, 12)));
+    assert_eq!(code, 1, "refused outside the window: {out}{err}");
+    assert!(
+        out.contains("its window opens at 2026-12-21 20:00:00, not yet"),
+        "{out}"
+    );
+    assert_eq!(w.content("prod"), has(&[A]), "production untouched");
+
+    let (code, out, err) = w.synd_at(&args, inside);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(w.content("prod"), has(&[C]));
+    let saved: serde_json::Value =
+        serde_json::from_str(&read(Path::new(&format!("{journal}.plan.json")))).expect("JSON");
+    assert_eq!(
+        saved["plan"]["notice"]["audience"][0], "Hospital A",
+        "{saved}"
+    );
 }
 
 // Without infrastructure commands a release can only use the servers' API, and a candidate
