@@ -96,6 +96,17 @@ enum Command {
         #[command(flatten)]
         apply: crate::release::ApplyArgs,
     },
+    /// Draft the notice a release's downtime needs, from the plan `synd apply` would carry
+    /// out, as the file `synd apply --notice` takes: exit 0 written (or none needed), 1 the
+    /// plan refused, the downtime not fitting the window or notice given too late, 2 bad input.
+    Notice {
+        #[command(flatten)]
+        server: crate::release::ServerArgs,
+        #[command(flatten)]
+        target: crate::release::TargetArgs,
+        #[command(flatten)]
+        notice: crate::release::NoticeArgs,
+    },
     /// What a release changes: exit 0 additive, 1 not additive, 2 unreadable.
     Diff {
         /// The deployed feed.
@@ -282,6 +293,11 @@ where
             target,
             apply,
         } => crate::release::apply(&server, &target, &apply, services, out, err),
+        Command::Notice {
+            server,
+            target,
+            notice,
+        } => crate::release::notice(&server, &target, &notice, services, out, err),
         Command::Diff {
             deployed,
             candidate,

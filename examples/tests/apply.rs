@@ -275,8 +275,7 @@ fn plan_then_apply_staging_then_production_from_a_deployment_file() {
 // a notice, and runs it with a notice given ten working days ahead, inside its window.
 #[test]
 fn downtime_in_production_runs_with_its_notice_file_inside_the_window() {
-    use release_model::notice::{DowntimeWindow, Notice, ReleaseKind, WorkingDayCalendar};
-    use release_model::plan::Plan;
+    use release_model::notice::Notice;
 
     let w = World::with_production("notice", &["prod"]);
     w.authoring.set_syndicated("ValueSet", "a", false);
@@ -295,32 +294,59 @@ fn downtime_in_production_runs_with_its_notice_file_inside_the_window() {
     assert_eq!(code, 0, "staging needs no notice: {out}{err}");
     assert_eq!(w.content("staging"), has(&[C]));
 
-    // The plan names its downtime; the notice is drafted from it.
-    let mut plan_args = vec!["plan"];
-    plan_args.extend_from_slice(&common);
-    plan_args.push("--json");
-    let (code, out, err) = w.synd(&plan_args);
+    // The notice is drafted from the plan: without --given it is a draft.
+    let notice_file = w.path("notice.json");
+    let mut notice_args = vec!["notice"];
+    notice_args.extend_from_slice(&common);
+    notice_args.extend_from_slice(&[
+        "--window-start",
+        "2026-12-21T20:00",
+        "--window-end",
+        "2026-12-21T23:00",
+        "--audience",
+        "Hospital A",
+        "--holiday",
+        "2026-12-07",
+        "--out",
+        &notice_file,
+    ]);
+    let (code, out, err) = w.synd(&notice_args);
     assert_eq!(code, 0, "{out}{err}");
-    let plan: Plan = serde_json::from_str(&out).expect("a plan");
+    assert!(
+        out.contains("tell Hospital A by 2026-12-04 (not given yet)"),
+        "ten working days before 21 December, 7 December a holiday: {out}"
+    );
+    assert!(out.contains("a draft"), "{out}");
+    let draft: Notice = serde_json::from_str(&read(Path::new(&notice_file))).expect("a notice");
+    assert_eq!(draft.given_on, None);
+    assert_eq!(draft.expected.as_secs(), 60 * 60, "the plan's estimate");
+    // Told a day late, it is refused.
+    notice_args.extend_from_slice(&["--given", "2026-12-07"]);
+    let (code, out, _) = w.synd(&notice_args);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("LATE"), "{out}");
+    notice_args.truncate(notice_args.len() - 2);
+    notice_args.extend_from_slice(&["--given", "2026-12-04"]);
+    let (code, out, err) = w.synd(&notice_args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("(given 2026-12-04)"), "{out}");
+    // Without --out the notice is the standard output, the summary on stderr.
+    notice_args.truncate(notice_args.len() - 4);
+    notice_args.extend_from_slice(&["--given", "2026-12-04"]);
+    let (code, out, err) = w.synd(&notice_args);
+    assert_eq!(code, 0, "{out}{err}");
+    let printed: Notice = serde_json::from_str(&out).expect("the notice on stdout");
+    assert_eq!(
+        printed,
+        serde_json::from_str::<Notice>(&read(Path::new(&notice_file))).expect("JSON")
+    );
+    assert!(err.contains("synd apply --notice takes it"), "{err}");
+
     let at = |d: u32, h: u32| {
         chrono::NaiveDate::from_ymd_opt(2026, 12, d)
             .and_then(|d| d.and_hms_opt(h, 0, 0))
             .expect("valid")
     };
-    let window = DowntimeWindow::new(at(21, 20), at(21, 23)).expect("a window");
-    let notice = Notice::for_plan(
-        &plan,
-        ReleaseKind::Content,
-        window,
-        vec!["Hospital A".into()],
-        &WorkingDayCalendar::new(),
-    )
-    .expect("fits the window")
-    .expect("the rebuild takes the service down")
-    .given(chrono::NaiveDate::from_ymd_opt(2026, 12, 4).expect("valid"));
-    let notice_file = w.path("notice.json");
-    std::fs::write(&notice_file, serde_json::to_string(&notice).expect("JSON")).expect("written");
-
     let journal = w.path("production.journal");
     let mut args = vec!["apply"];
     args.extend_from_slice(&common);

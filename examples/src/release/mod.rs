@@ -18,7 +18,9 @@ use syndication_client::{
 use crate::synd::{EXIT_FINDINGS, EXIT_OK, Failure};
 
 mod adapter;
+mod notice;
 use adapter::{commands_of, infrastructure};
+pub use notice::{NoticeArgs, notice};
 
 /// What `synd` runs against besides its arguments: the clock it waits by, how long it waits,
 /// the infrastructure adapter and the wall clock notices are checked by. The defaults are
