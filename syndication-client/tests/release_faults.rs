@@ -308,6 +308,31 @@ async fn downtime_waits_for_its_notice_and_window_unless_an_emergency_overrides(
         .await
         .expect_err("too early");
     refused(&e, "opens at");
+    // Open, but too little of it is left for the downtime the plan expects.
+    let expected = p.downtime_estimate.expect("an estimate");
+    let late_in_window = at(14, 23) - chrono::Duration::from_std(expected).expect("short")
+        + chrono::Duration::minutes(1);
+    let e = s
+        .executor()
+        .with_wall_clock(move || late_in_window)
+        .run(&noticed(&p), &mut Journal::new(), |_| {})
+        .await
+        .expect_err("too late in the window");
+    refused(&e, "of its window are left");
+    // The plan expects longer than the notice announced.
+    let understated = {
+        let mut q = noticed(&p);
+        if let Some(n) = q.notice.as_mut() {
+            n.expected = expected / 2;
+        }
+        q
+    };
+    let e = s
+        .executor()
+        .run(&understated, &mut Journal::new(), |_| {})
+        .await
+        .expect_err("longer than announced");
+    refused(&e, "more than the");
     assert!(running(&s), "nothing was taken down");
 
     // An emergency: taken down now, and the journal says why.

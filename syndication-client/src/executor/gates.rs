@@ -74,6 +74,7 @@ impl Executor {
             return Ok(());
         }
         let now = (self.wall_clock)();
+        let estimate = plan.downtime_estimate;
         let problem = match &plan.notice {
             None => Some("the plan carries no notice".to_owned()),
             Some(n) if !n.is_in_time() => Some(match n.given_on {
@@ -90,7 +91,27 @@ impl Executor {
             Some(n) if now >= n.window.end => {
                 Some(format!("its window closed at {} (now {now})", n.window.end))
             }
-            Some(_) => None,
+            // The users were told how long and until when: a plan that expects longer, or
+            // that would run past the window's end, breaks what they were told.
+            Some(n) => estimate.and_then(|expected| {
+                let minutes = |d: std::time::Duration| d.as_secs().div_ceil(60);
+                if expected > n.expected {
+                    return Some(format!(
+                        "the plan expects about {} minutes of downtime, more than the {} its notice announced",
+                        minutes(expected),
+                        minutes(n.expected)
+                    ));
+                }
+                let left = (n.window.end - now).to_std().unwrap_or_default();
+                (expected > left).then(|| {
+                    format!(
+                        "only {} minutes of its window are left (it closes at {}), and the plan expects about {}",
+                        minutes(left),
+                        n.window.end,
+                        minutes(expected)
+                    )
+                })
+            }),
         };
         match (problem, &self.emergency) {
             (None, _) => Ok(()),
