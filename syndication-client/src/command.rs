@@ -62,7 +62,10 @@ const PLACEHOLDERS: [&str; 5] = ["instance", "base_url", "preload_feed", "instan
 #[derive(Debug)]
 pub struct CommandInfrastructure {
     commands: Commands,
-    /// The deployment's instances, and those created since ([`Infrastructure::instance_created`]).
+    /// The deployment's instances.
+    #[cfg(feature = "postgres")]
+    instances: Vec<InstanceName>,
+    /// Their base URLs, and those of instances created since ([`Infrastructure::instance_created`]).
     base_urls: Mutex<HashMap<InstanceName, BaseUrl>>,
     timeout: Duration,
     outputs: Mutex<HashMap<InstanceName, String>>,
@@ -110,6 +113,13 @@ impl CommandInfrastructure {
             .timeout_seconds
             .map_or(DEFAULT_COMMAND_TIMEOUT, Duration::from_secs);
         Ok(Self {
+            #[cfg(feature = "postgres")]
+            instances: deployment
+                .topology
+                .instances()
+                .iter()
+                .map(|i| i.name.clone())
+                .collect(),
             base_urls: Mutex::new(
                 deployment
                     .topology
@@ -141,9 +151,9 @@ impl CommandInfrastructure {
         #[cfg(feature = "postgres")]
         return !self.databases.is_empty()
             && self
-                .base_urls
-                .lock()
-                .is_ok_and(|urls| urls.keys().all(|i| self.databases.contains_key(i)));
+                .instances
+                .iter()
+                .all(|i| self.databases.contains_key(i));
         #[cfg(not(feature = "postgres"))]
         false
     }
