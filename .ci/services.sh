@@ -26,6 +26,10 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+    # The package creates (and, where an init system runs, starts) a cluster of its own on
+    # 5432; the tests use theirs, and nothing may be left running after the run.
+    $SUDO pg_dropcluster --stop "$(basename "$(dirname "$PG_BIN")")" main 2>/dev/null || true
 fi
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 
