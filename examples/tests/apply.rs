@@ -310,6 +310,11 @@ fn downtime_in_production_runs_with_its_notice_file_inside_the_window() {
         "--out",
         &notice_file,
     ]);
+    let mut reversed = notice_args.clone();
+    reversed[6] = "2026-12-22T20:00";
+    let (code, _, err) = w.synd(&reversed);
+    assert_eq!(code, 2, "a window that ends before it starts is bad input: {err}");
+    assert!(err.contains("--window-end"), "{err}");
     let (code, out, err) = w.synd(&notice_args);
     assert_eq!(code, 0, "{out}{err}");
     assert!(

@@ -58,8 +58,10 @@ pub fn notice(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, Failure> {
-    let window = DowntimeWindow::new(args.window_start, args.window_end)
-        .map_err(|e| format!("the window: {e}"))?;
+    let window = DowntimeWindow::new(args.window_start, args.window_end).map_err(|e| match e {
+        release_model::Error::PolicyRejected { reason } => format!("--window-end: {reason}"),
+        e => e.to_string(),
+    })?;
     let c = connect(server)?;
     let platform = infrastructure(&c, services)?.capabilities();
     let rt = runtime()?;
