@@ -139,6 +139,16 @@ impl World {
         rc.to_string()
     }
 
+    /// Withdraws A from syndication, publishes C, and cuts rc2 (C only): a release that
+    /// removes content.
+    fn replace_a_with_c(&self) -> String {
+        self.authoring.set_syndicated("ValueSet", "a", false);
+        self.authoring
+            .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
+        self.authoring.set_syndicated("ValueSet", "c", true);
+        self.cut("20261101T0900")
+    }
+
     /// Runs synd with the fakes' virtual clock and infrastructure.
     fn synd(&self, args: &[&str]) -> (i32, String, String) {
         self.synd_at(args, None)
@@ -278,11 +288,7 @@ fn downtime_in_production_runs_with_its_notice_file_inside_the_window() {
     use release_model::notice::Notice;
 
     let w = World::with_production("notice", &["prod"]);
-    w.authoring.set_syndicated("ValueSet", "a", false);
-    w.authoring
-        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
-    w.authoring.set_syndicated("ValueSet", "c", true);
-    let rc2 = w.cut("20261101T0900");
+    let rc2 = w.replace_a_with_c();
     let file = w.file.display().to_string();
     let common = [file.as_str(), "--allow-insecure-http", "--candidate", &rc2];
 
@@ -313,7 +319,10 @@ fn downtime_in_production_runs_with_its_notice_file_inside_the_window() {
     let mut reversed = notice_args.clone();
     reversed[6] = "2026-12-22T20:00";
     let (code, _, err) = w.synd(&reversed);
-    assert_eq!(code, 2, "a window that ends before it starts is bad input: {err}");
+    assert_eq!(
+        code, 2,
+        "a window that ends before it starts is bad input: {err}"
+    );
     assert!(err.contains("--window-end"), "{err}");
     let (code, out, err) = w.synd(&notice_args);
     assert_eq!(code, 0, "{out}{err}");
@@ -390,11 +399,7 @@ fn downtime_in_production_runs_with_its_notice_file_inside_the_window() {
 #[test]
 fn a_release_the_platform_cannot_carry_out_is_refused_and_bad_names_are_bad_input() {
     let w = World::new("refused");
-    w.authoring.set_syndicated("ValueSet", "a", false);
-    w.authoring
-        .add(FakeResource::value_set("c", C, "1.0.0", "2026-11-01"));
-    w.authoring.set_syndicated("ValueSet", "c", true);
-    let rc2 = w.cut("20261101T0900");
+    let rc2 = w.replace_a_with_c();
     let file = w.file.display().to_string();
     let mut args = vec![
         "plan",
