@@ -21,17 +21,20 @@ stop_services() {
 trap stop_services EXIT
 
 # Debian's PostgreSQL server, installed when it is not there.
+INSTALLED=""
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-    PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+    INSTALLED=1
+fi
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+if [ -n "$INSTALLED" ]; then
     # The package creates (and, where an init system runs, starts) a cluster of its own on
     # 5432; the tests use theirs, and nothing may be left running after the run.
     $SUDO pg_dropcluster --stop "$(basename "$(dirname "$PG_BIN")")" main 2>/dev/null || true
 fi
-PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 
 # initdb refuses to run as root: the cluster belongs to the postgres user then.
 as_postgres() {

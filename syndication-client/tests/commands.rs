@@ -161,7 +161,7 @@ async fn an_instance_created_by_the_run_is_named_by_the_url_it_was_created_at() 
     infra.set_preload_feed(&green, feed).await.expect("ran");
     assert_eq!(logged(&log), ["green-0", "https://new.example.org"]);
 
-    // A resumed run learns it from the journal through the executor.
+    // On resume the executor tells it each URL the journal recorded, as here.
     let green_1 = InstanceName::new("green-1").expect("valid");
     let at = BaseUrl::new("https://green-1.example.org").expect("valid");
     infra.instance_created(&green_1, &at);
